@@ -1,0 +1,180 @@
+// Package app is mcpwrap's command line: it builds the urfave/cli application,
+// turns flags and environment into calls of the other packages, and maps their
+// errors to the exit codes and `mcpwrap: error:` lines of DESIGN.md §2.
+//
+// It lives outside package main so that the testscript tests run the very same
+// entry point as the binary. Nothing below this package prints to the user or
+// exits the process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/store"
+)
+
+// Version is set at build time with -ldflags "-X github.com/mcpwrap/mcpwrap/app.Version=...".
+var Version = "dev"
+
+// IO is the process's standard streams and signal feed.
+type IO struct {
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Signals <-chan os.Signal
+}
+
+// Main runs mcpwrap with argv and returns the process exit code.
+func Main(ctx context.Context, argv []string, stdio IO) int {
+	if stdio.Signals == nil {
+		stdio.Signals = make(chan os.Signal)
+	}
+	e := &env{io: stdio}
+	a := newApp(e)
+	err := a.RunContext(ctx, permute(a, argv))
+	if err != nil && e.reported {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+	}
+	return report(stdio.Stderr, err)
+}
+
+// env is what every command shares: the streams and the global flags.
+type env struct {
+	io       IO
+	log      *slog.Logger
+	reported bool // the error was already printed (refused sessions)
+	mu       sync.Mutex
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "read only this configuration `FILE` (no discovery)", EnvVars: []string{"MCPWRAP_CONFIG"}},
+		&cli.StringFlag{Name: "state-dir", Usage: "keep token cache, trust records and audit in `DIR`", EnvVars: []string{"MCPWRAP_STATE_DIR"}},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"MCPWRAP_LOG_LEVEL"}},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+	}
+}
+
+func newApp(e *env) *cli.App {
+	return &cli.App{
+		Name:    "mcpwrap",
+		Usage:   "launch MCP servers with credentials, policy and an audit trail",
+		Version: Version,
+		Description: "mcpwrap is set as an MCP server's command in your client (`mcpwrap run <server>`).\n" +
+			"It reads mcpwrap.toml, injects an OAuth access token into the real server, and sits on\n" +
+			"the stdio stream enforcing policy and writing an audit entry for every request.",
+		Flags:                globalFlags(),
+		Writer:               e.io.Stdout,
+		ErrWriter:            e.io.Stderr,
+		Reader:               e.io.Stdin,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		Suggest:              true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return withCode(ExitUsage, err, "run `mcpwrap --help` or `mcpwrap <command> --help`")
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			e.reported = true
+			report(e.io.Stderr, usageErr("unknown command %q", name))
+		},
+		Before: func(c *cli.Context) error {
+			log, err := newLogger(e.io.Stderr, c.String("log-level"), c.String("log-format"))
+			if err != nil {
+				return err
+			}
+			e.log = log
+			return nil
+		},
+		Commands: commands(e),
+	}
+}
+
+func commands(e *env) []*cli.Command {
+	return []*cli.Command{
+		runCommand(e),
+		toolsCommand(e),
+		callCommand(e),
+		configCommand(e),
+		trustCommand(e),
+		untrustCommand(e),
+	}
+}
+
+// stateDir returns --state-dir, else the platform default.
+func (e *env) stateDir(c *cli.Context) (string, error) {
+	if d := c.String("state-dir"); d != "" {
+		return filepath.Abs(d)
+	}
+	return store.DefaultDir()
+}
+
+// openStore opens the state directory's store.
+func (e *env) openStore(c *cli.Context) (*store.Store, error) {
+	dir, err := e.stateDir(c)
+	if err != nil {
+		return nil, withCode(ExitInternal, fmt.Errorf("state directory: %w", err), "set --state-dir or MCPWRAP_STATE_DIR")
+	}
+	st, err := store.Open(dir, e.log)
+	if err != nil {
+		return nil, withCode(ExitInternal, err, "check that "+dir+" is writable, or set --state-dir")
+	}
+	return st, nil
+}
+
+// loadConfig loads the configuration for this invocation: --config alone, or
+// the user file plus a trusted project file.
+func (e *env) loadConfig(c *cli.Context) (*config.Config, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, withCode(ExitInternal, fmt.Errorf("working directory: %w", err))
+	}
+	home, _ := os.UserHomeDir()
+	opts := config.LoadOptions{Explicit: c.String("config"), WorkDir: wd, HomeDir: home}
+	if opts.Explicit == "" {
+		opts.Trusted = func(path, sum string) (bool, error) {
+			st, err := e.openStore(c)
+			if err != nil {
+				return false, err
+			}
+			have, ok, err := st.TrustedHash(path)
+			if err != nil {
+				return false, err
+			}
+			return ok && have == sum, nil
+		}
+	}
+	cfg, warns, err := config.Load(opts)
+	for _, w := range warns {
+		e.log.Warn(w.String())
+	}
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return nil, withCode(ExitConfig, err)
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// serverArg returns the single required <server> argument.
+func serverArg(c *cli.Context) (string, error) {
+	if c.NArg() < 1 {
+		return "", usageErr("%s needs a server name", c.Command.FullName())
+	}
+	return c.Args().First(), nil
+}

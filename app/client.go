@@ -1,0 +1,178 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/urfave/cli/v2"
+
+	wire "github.com/mcpwrap/mcpwrap/jsonrpc"
+)
+
+func toolsCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "tools",
+		Usage:     "start a server through the launcher and list the tools this principal may call",
+		ArgsUsage: "<server>",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the tools as JSON"}},
+		Action: func(c *cli.Context) error {
+			name, err := serverArg(c)
+			if err != nil {
+				return err
+			}
+			return e.withClient(c, name, func(ctx context.Context, cs *mcp.ClientSession) error {
+				var tools []*mcp.Tool
+				for t, err := range cs.Tools(ctx, nil) {
+					if err != nil {
+						return rpcErr("tools/list", err)
+					}
+					tools = append(tools, t)
+				}
+				out := e.io.Stdout
+				if c.Bool("json") {
+					if tools == nil {
+						tools = []*mcp.Tool{}
+					}
+					return writeJSON(out, tools)
+				}
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tDESCRIPTION")
+				for _, t := range tools {
+					fmt.Fprintf(tw, "%s\t%s\n", t.Name, firstLine(t.Description))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}
+
+func callCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "call",
+		Usage:     "start a server through the launcher and call one tool",
+		ArgsUsage: "<server> <tool> [JSON-arguments]",
+		Description: "Prints the tool's text content (or the whole result with --json).\n" +
+			"Exits 1 when the tool reports an error, 77 when policy refuses the call.\n\n" +
+			"Example: mcpwrap call demo echo '{\"message\":\"hello\"}'",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the whole result as JSON"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 2 {
+				return usageErr("call needs <server> <tool> [JSON-arguments]")
+			}
+			name, tool := c.Args().Get(0), c.Args().Get(1)
+			args := map[string]any{}
+			if raw := c.Args().Get(2); raw != "" {
+				if err := json.Unmarshal([]byte(raw), &args); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("tool arguments are not a JSON object: %v", err),
+						`quote the object for your shell: '{"message":"hi"}'`)
+				}
+			}
+			return e.withClient(c, name, func(ctx context.Context, cs *mcp.ClientSession) error {
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+				if err != nil {
+					return rpcErr("tools/call "+tool, err)
+				}
+				if c.Bool("json") {
+					if err := writeJSON(e.io.Stdout, res); err != nil {
+						return err
+					}
+				} else {
+					for _, ct := range res.Content {
+						if t, ok := ct.(*mcp.TextContent); ok {
+							fmt.Fprintln(e.io.Stdout, t.Text)
+						} else {
+							b, _ := json.Marshal(ct)
+							fmt.Fprintln(e.io.Stdout, string(b))
+						}
+					}
+				}
+				if res.IsError {
+					return withCode(1, fmt.Errorf("tool %q returned an error", tool))
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// withClient runs the server through the same launcher session as `mcpwrap run`,
+// connected in-process to a go-sdk MCP client, and calls fn with the session.
+func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *mcp.ClientSession) error) error {
+	sess, err := e.session(c, name)
+	if err != nil {
+		return err
+	}
+	clientR, sessW := io.Pipe()
+	sessR, clientW := io.Pipe()
+	sess.Stdin, sess.Stdout = sessR, sessW
+	var refusal error
+	sess.Refused = func(err error) { refusal = err }
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := sess.Run(c.Context)
+		_ = sessW.Close()
+		done <- result{code, err}
+	}()
+	ctx := c.Context
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpwrap", Version: Version}, nil)
+	max := int(sess.Server.MaxMessageBytes)
+	if max <= 0 {
+		max = wire.DefaultMaxMessageBytes
+	}
+	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: clientR, Writer: clientW, MaxLineLength: max}, nil)
+	if err == nil {
+		err = fn(ctx, cs)
+		_ = cs.Close()
+	} else {
+		err = rpcErr("initialize", err)
+	}
+	_ = clientW.Close()
+	r := <-done
+	if refusal != nil {
+		return classify(refusal)
+	}
+	if r.err != nil {
+		return classify(r.err)
+	}
+	if err == nil && r.code != 0 {
+		return withCode(ExitInternal, fmt.Errorf("server %q exited with code %d", name, r.code))
+	}
+	return err
+}
+
+// rpcErr turns a JSON-RPC error from the server or from mcpwrap's policy into an
+// exit error: policy refusals exit 77, anything else 1.
+func rpcErr(op string, err error) error {
+	var we *jsonrpc.Error
+	if errors.As(err, &we) {
+		code := 1
+		switch int(we.Code) {
+		case wire.CodeUnauthorized, wire.CodeDenied, wire.CodeRateLimited:
+			code = ExitRefused
+		}
+		return withCode(code, fmt.Errorf("%s: %s (JSON-RPC code %d)", op, we.Message, we.Code))
+	}
+	return withCode(1, fmt.Errorf("%s: %w", op, err))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

@@ -1,0 +1,177 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcpwrap/mcpwrap/config"
+)
+
+func configCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "validate, show and edit the configuration",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "validate",
+				Usage: "load and check the configuration; errors name file, line and key (exit 78)",
+				Action: func(c *cli.Context) error {
+					cfg, err := e.loadConfig(c)
+					if err != nil {
+						return err
+					}
+					for _, f := range cfg.Files {
+						fmt.Fprintf(e.io.Stdout, "ok: %s (%s)\n", f.Path, f.Kind)
+					}
+					if len(cfg.Files) == 0 {
+						fmt.Fprintln(e.io.Stdout, "ok: no configuration file found (nothing configured)")
+					}
+					return nil
+				},
+			},
+			{
+				Name:  "show",
+				Usage: "print the merged configuration with secrets redacted",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "server", Usage: "show only this server"},
+					&cli.BoolFlag{Name: "json", Usage: "print as JSON"},
+				},
+				Action: func(c *cli.Context) error {
+					cfg, err := e.loadConfig(c)
+					if err != nil {
+						return err
+					}
+					if s := c.String("server"); s != "" {
+						if _, err := cfg.Server(s); err != nil {
+							return withCode(ExitConfig, err)
+						}
+					}
+					red := cfg.Redacted()
+					if c.Bool("json") {
+						if s := c.String("server"); s != "" {
+							return writeJSON(e.io.Stdout, red.Servers[s])
+						}
+						return writeJSON(e.io.Stdout, red)
+					}
+					return red.WriteTOML(e.io.Stdout, c.String("server"))
+				},
+			},
+			{
+				Name:      "add-server",
+				Usage:     "append a server to the project file (or the --config file)",
+				ArgsUsage: "<name>",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "command", Usage: "the server's command"},
+					&cli.StringSliceFlag{Name: "arg", Usage: "an argument (repeat for several)"},
+					&cli.StringFlag{Name: "url", Usage: "a remote server URL (launched through mcp-remote)"},
+					&cli.StringFlag{Name: "file", Usage: "write to this file instead of ./mcpwrap.toml"},
+				},
+				Action: func(c *cli.Context) error {
+					name, err := serverArg(c)
+					if err != nil {
+						return err
+					}
+					if (c.String("command") == "") == (c.String("url") == "") {
+						return usageErr("add-server needs exactly one of --command or --url")
+					}
+					path := c.String("file")
+					if path == "" {
+						path = c.String("config")
+					}
+					if path == "" {
+						path = "mcpwrap.toml"
+					}
+					spec := config.AddServerSpec{Command: c.String("command"), Args: c.StringSlice("arg"), URL: c.String("url")}
+					if err := config.AddServer(path, name, spec); err != nil {
+						return withCode(ExitConfig, err)
+					}
+					fmt.Fprintf(e.io.Stdout, "added server %q to %s\n", name, path)
+					if c.String("config") == "" {
+						fmt.Fprintf(e.io.Stdout, "review it, then run: mcpwrap trust %s\n", path)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func trustCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "trust",
+		Usage:     "trust a project configuration file as it is now (any later edit revokes it)",
+		ArgsUsage: "[FILE]",
+		Description: "A project file (mcpwrap.toml or .mcpwrap.toml) comes from a repository and is used only\n" +
+			"after you have reviewed and trusted it. mcpwrap records its SHA-256; when the file\n" +
+			"changes it is refused until you trust it again. Without FILE, the nearest project file.",
+		Action: func(c *cli.Context) error {
+			path, err := projectFileArg(c)
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return withCode(ExitConfig, fmt.Errorf("read %s: %w", path, err))
+			}
+			st, err := e.openStore(c)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			if err := st.Trust(path, hex.EncodeToString(sum[:])); err != nil {
+				return withCode(ExitInternal, err)
+			}
+			fmt.Fprintf(e.io.Stdout, "trusted %s (sha256 %s)\n", path, hex.EncodeToString(sum[:])[:12])
+			return nil
+		},
+	}
+}
+
+func untrustCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "untrust",
+		Usage:     "forget the trust record of a project configuration file",
+		ArgsUsage: "[FILE]",
+		Action: func(c *cli.Context) error {
+			path, err := projectFileArg(c)
+			if err != nil {
+				return err
+			}
+			st, err := e.openStore(c)
+			if err != nil {
+				return err
+			}
+			if err := st.Untrust(path); err != nil {
+				return withCode(ExitInternal, err)
+			}
+			fmt.Fprintf(e.io.Stdout, "untrusted %s\n", path)
+			return nil
+		},
+	}
+}
+
+// projectFileArg is FILE made absolute, or the nearest project file.
+func projectFileArg(c *cli.Context) (string, error) {
+	if p := c.Args().First(); p != "" {
+		return filepath.Abs(p)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", withCode(ExitInternal, err)
+	}
+	home, _ := os.UserHomeDir()
+	p, err := config.FindProjectFile(wd, home)
+	if err != nil {
+		return "", withCode(ExitConfig, err)
+	}
+	if p == "" {
+		return "", withCode(ExitUsage, fmt.Errorf("no mcpwrap.toml or .mcpwrap.toml found from %s upward", wd),
+			"name the file: mcpwrap trust path/to/mcpwrap.toml")
+	}
+	return p, nil
+}

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mcpwrap/mcpwrap/config"
+)
+
+// Exit codes of DESIGN.md §2. A child's own code is passed through unchanged.
+const (
+	ExitOK          = 0
+	ExitUsage       = 64
+	ExitUnavailable = 69
+	ExitInternal    = 70
+	ExitRefused     = 77
+	ExitConfig      = 78
+)
+
+// exitError carries the code mcpwrap exits with and the hints printed after the
+// error line. Commands return it; only Main prints.
+type exitError struct {
+	code  int
+	err   error
+	hints []string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode attaches an exit code and hints to err.
+func withCode(code int, err error, hints ...string) error {
+	return &exitError{code: code, err: err, hints: hints}
+}
+
+// usageErr is a command-line mistake (exit 64).
+func usageErr(format string, args ...any) error {
+	return withCode(ExitUsage, fmt.Errorf(format, args...))
+}
+
+// childExit is returned by `run` to pass the child's code through; it prints
+// nothing.
+type childExit int
+
+func (c childExit) Error() string { return fmt.Sprintf("server exited with code %d", int(c)) }
+
+// report prints err as `mcpwrap: error:` plus hints and returns the exit code.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ce childExit
+	if errors.As(err, &ce) {
+		return int(ce)
+	}
+	code := ExitInternal
+	var hints []string
+	var ee *exitError
+	var cfgErr *config.Error
+	switch {
+	case errors.As(err, &ee):
+		code, hints = ee.code, ee.hints
+		if errors.As(err, &cfgErr) && cfgErr.Hint != "" {
+			hints = append(hints, cfgErr.Hint)
+		}
+	case errors.As(err, &cfgErr):
+		code = ExitConfig
+		if cfgErr.Hint != "" {
+			hints = append(hints, cfgErr.Hint)
+		}
+	}
+	msg := strings.TrimPrefix(err.Error(), "mcpwrap: ")
+	fmt.Fprintf(stderr, "mcpwrap: error: %s\n", oneLine(msg))
+	for _, h := range hints {
+		fmt.Fprintf(stderr, "mcpwrap: hint: %s\n", oneLine(h))
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

@@ -1,0 +1,133 @@
+// Package inject turns a server's configuration and, when it has one, its access
+// token into the child's final environment and command line.
+//
+// It owns the rules of DESIGN.md §7: which MCPWRAP_* control variables never reach
+// the child, which names a token is injected under, how `env` templates render,
+// and how a remote server is launched through mcp-remote without the token ever
+// appearing in an argument. It does no I/O and starts no process.
+package inject
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/secret"
+)
+
+// ControlPrefix marks mcpwrap's own variables (MCPWRAP_TOKEN, MCPWRAP_CONFIG, ...).
+// None of them reaches the child; MCPWRAP_ACCESS_TOKEN and MCPWRAP_AUTH_HEADER are
+// injection outputs, set afresh by Env when a token exists.
+const ControlPrefix = "MCPWRAP_"
+
+// Token is what a child may be given: the access token and what is known of it.
+type Token struct {
+	AccessToken secret.Value
+	TokenType   string
+	ExpiresAt   time.Time
+	Scopes      []string
+}
+
+// DefaultEnvNames are the names a token is injected under when inject.env_names
+// is not set. The HTTP_HEADER_* pair is what servers written for the Enkrypt
+// gateway read.
+var DefaultEnvNames = []string{
+	"MCPWRAP_ACCESS_TOKEN", "OAUTH_ACCESS_TOKEN", "OAUTH_TOKEN_TYPE",
+	"AUTHORIZATION", "HTTP_HEADER_Authorization", "HTTP_HEADER_AUTHORIZATION",
+}
+
+// Warning is a note for the user about the environment, naming a variable but
+// never its value.
+type Warning string
+
+// Env returns the child's environment: parent minus MCPWRAP_* control variables,
+// plus the server's rendered `env`, plus the token under the injection names
+// (tok may be nil for a server without OAuth). Injected names win over the same
+// names from the parent or the config, with a warning.
+func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, error) {
+	vars := make(map[string]string, len(parent)+len(srv.Env)+8)
+	origin := make(map[string]string)
+	var order []string
+	set := func(k, v, from string) {
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+		origin[k] = from
+	}
+	for _, kv := range parent {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.HasPrefix(k, ControlPrefix) {
+			continue
+		}
+		set(k, v, "parent")
+	}
+	data := templateData(tok)
+	names := make([]string, 0, len(srv.Env))
+	for k := range srv.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v, err := config.RenderTemplate("servers."+srv.Name+".env."+k, srv.Env[k], data)
+		if err != nil {
+			return nil, nil, err
+		}
+		set(k, v, "config")
+	}
+	var warns []Warning
+	if tok != nil && !tok.AccessToken.Empty() {
+		injectNames := srv.Inject.EnvNames
+		if len(injectNames) == 0 {
+			injectNames = DefaultEnvNames
+		}
+		for _, k := range injectNames {
+			v := tokenValue(k, tok)
+			if from, ok := origin[k]; ok && from != "injected" && vars[k] != v {
+				warns = append(warns, Warning(fmt.Sprintf("%s from the %s environment is replaced by the injected token", k, from)))
+			}
+			set(k, v, "injected")
+		}
+	}
+	env := make([]string, 0, len(order))
+	for _, k := range order {
+		env = append(env, k+"="+vars[k])
+	}
+	return env, warns, nil
+}
+
+// tokenValue is the value injected under name: the token type for *_TOKEN_TYPE,
+// "<type> <token>" for AUTHORIZATION-like names, the bare token otherwise.
+func tokenValue(name string, tok *Token) string {
+	typ := tok.TokenType
+	if typ == "" || strings.EqualFold(typ, "bearer") {
+		typ = "Bearer"
+	}
+	u := strings.ToUpper(name)
+	switch {
+	case strings.HasSuffix(u, "TOKEN_TYPE"):
+		return typ
+	case strings.HasSuffix(u, "AUTHORIZATION"):
+		return typ + " " + tok.AccessToken.Reveal()
+	default:
+		return tok.AccessToken.Reveal()
+	}
+}
+
+func templateData(tok *Token) config.TemplateData {
+	if tok == nil {
+		return config.TemplateData{}
+	}
+	typ := tok.TokenType
+	if typ == "" || strings.EqualFold(typ, "bearer") {
+		typ = "Bearer"
+	}
+	return config.TemplateData{
+		AccessToken: tok.AccessToken.Reveal(),
+		TokenType:   typ,
+		ExpiresAt:   tok.ExpiresAt,
+		Scopes:      tok.Scopes,
+	}
+}

@@ -1,0 +1,77 @@
+package inject
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcpwrap/mcpwrap/config"
+)
+
+// AuthHeaderVar carries the rendered header value to mcp-remote, which expands
+// ${VAR} in --header arguments from its own environment. The token therefore never
+// appears in any process's argv.
+const AuthHeaderVar = "MCPWRAP_AUTH_HEADER"
+
+// ErrEmptyHeader refuses a remote launch whose header would be empty: mcp-remote
+// would then fall back to its own browser login.
+var ErrEmptyHeader = errors.New("inject: the rendered header value is empty")
+
+// Argv returns the child's command line. For a local server it is command+args.
+// For a remote server it is remote_command + url + --header + remote_args, and
+// env gains MCPWRAP_AUTH_HEADER and MCP_REMOTE_CONFIG_DIR (stateDir/mcp-remote).
+// A remote server given as an explicit mcp-remote command line gets the --header
+// added after its own arguments.
+func Argv(srv *config.Server, env []string, tok *Token, stateDir string) ([]string, []string, error) {
+	if !srv.IsRemote() {
+		return append([]string{srv.Command}, srv.Args...), env, nil
+	}
+	var argv []string
+	if srv.URL != "" {
+		argv = append(argv, remoteCommand(srv)...)
+		argv = append(argv, srv.URL)
+	} else {
+		argv = append([]string{srv.Command}, srv.Args...)
+	}
+	if tok != nil && !tok.AccessToken.Empty() {
+		header := srv.Header
+		if header == "" {
+			header = "Authorization"
+		}
+		tmpl := srv.HeaderValue
+		if tmpl == "" {
+			tmpl = "Bearer {{ .AccessToken }}"
+		}
+		val, err := config.RenderTemplate("servers."+srv.Name+".header_value", tmpl, templateData(tok))
+		if err != nil {
+			return nil, nil, err
+		}
+		if strings.TrimSpace(val) == "" {
+			return nil, nil, fmt.Errorf("%w for server %q", ErrEmptyHeader, srv.Name)
+		}
+		// No space around the colon: some clients split arguments on spaces.
+		argv = append(argv, "--header", header+":${"+AuthHeaderVar+"}")
+		env = setEnv(env, AuthHeaderVar, val)
+	}
+	argv = append(argv, srv.RemoteArgs...)
+	env = setEnv(env, "MCP_REMOTE_CONFIG_DIR", filepath.Join(stateDir, "mcp-remote"))
+	return argv, env, nil
+}
+
+func remoteCommand(srv *config.Server) []string {
+	if len(srv.RemoteCommand) > 0 {
+		return srv.RemoteCommand
+	}
+	return []string{"npx", "-y", "mcp-remote@0.15.1"}
+}
+
+func setEnv(env []string, k, v string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); name != k {
+			out = append(out, kv)
+		}
+	}
+	return append(out, k+"="+v)
+}

@@ -1,0 +1,374 @@
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
+)
+
+// Guard sees the stream on behalf of policy and audit. The proxy calls it from
+// one goroutine per direction; implementations must be safe for that.
+type Guard interface {
+	// Request judges one client message that is not a batch. It returns the bytes
+	// to forward (raw itself when nothing changes) or, to refuse, a reply line for
+	// the client; tag is kept with the pending request and handed back later.
+	Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any)
+	// Response may rewrite the server's response to a pending request.
+	Response(raw []byte, m *jsonrpc.Message, p *Pending) []byte
+	// Finish records how a forwarded request ended.
+	Finish(p *Pending, out Outcome)
+}
+
+// Pending is a client request forwarded to the server and not yet answered.
+type Pending struct {
+	ID       []byte
+	Method   string
+	Start    time.Time
+	BytesIn  int
+	Tag      any
+	Response []byte // the response line, set before Finish
+}
+
+// Outcome says how a forwarded request ended.
+type Outcome struct {
+	Result   string // "success", "error", "no_response"
+	Code     int    // JSON-RPC error code when Result is "error"
+	BytesOut int
+	Duration time.Duration
+}
+
+// proxy moves lines between the client and the current child.
+type proxy struct {
+	log   *slog.Logger
+	guard Guard
+	max   int
+
+	clientMu sync.Mutex
+	client   io.Writer
+	clientOK bool
+
+	childMu sync.Mutex
+	childIn io.Writer
+
+	pendingMu sync.Mutex
+	pending   map[string]*Pending
+
+	stderr io.Writer
+	now    func() time.Time
+}
+
+func newProxy(client, stderr io.Writer, log *slog.Logger, guard Guard, max int) *proxy {
+	return &proxy{
+		log: log, guard: guard, max: max,
+		client: client, clientOK: true, stderr: stderr,
+		pending: make(map[string]*Pending),
+		now:     time.Now,
+	}
+}
+
+// errClientGone means the client stopped reading; the session is over.
+var errClientGone = errors.New("launcher: client closed its output")
+
+// toClient writes one whole line to the client.
+func (p *proxy) toClient(line []byte) error {
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if !p.clientOK {
+		return errClientGone
+	}
+	if _, err := p.client.Write(line); err != nil {
+		p.clientOK = false
+		return fmt.Errorf("%w: %v", errClientGone, err)
+	}
+	return nil
+}
+
+// toChild writes one whole line to the child's stdin.
+func (p *proxy) toChild(line []byte) error {
+	p.childMu.Lock()
+	defer p.childMu.Unlock()
+	if p.childIn == nil {
+		return errors.New("launcher: server stdin is closed")
+	}
+	_, err := p.childIn.Write(line)
+	return err
+}
+
+// pumpClient reads the client until EOF, judging and forwarding each message.
+// It returns nil at a clean EOF.
+func (p *proxy) pumpClient(in io.Reader) error {
+	r := jsonrpc.NewReader(in, p.max)
+	for {
+		line, err := r.Next()
+		if errors.Is(err, jsonrpc.ErrTooLong) {
+			id, method := jsonrpc.RecoverID(r.Head)
+			p.log.Warn("client message too large, dropped", "bytes", r.Size, "limit", p.max, "method", method)
+			if id != nil {
+				msg := fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", r.Size, p.max)
+				if err := p.toClient(jsonrpc.ErrorReply(id, jsonrpc.CodeInvalidRequest, msg, nil)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("launcher: read client: %w", err)
+		}
+		if err := p.fromClient(line); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *proxy) fromClient(line []byte) error {
+	m, err := jsonrpc.Parse(line, true)
+	if err != nil {
+		p.log.Warn("client sent a line that is not JSON-RPC", "bytes", len(line))
+		return p.toClient(jsonrpc.ErrorReply(nil, jsonrpc.CodeParseError, "parse error: not a JSON-RPC message", nil))
+	}
+	if m.Kind == jsonrpc.KindBatch {
+		return p.fromClientBatch(line, &m)
+	}
+	forward, reply := p.judge(line, &m)
+	if reply != nil {
+		if err := p.toClient(reply); err != nil {
+			return err
+		}
+	}
+	if forward != nil {
+		if err := p.toChild(forward); err != nil {
+			p.serverGone(&m)
+		}
+	}
+	return nil
+}
+
+// judge applies the guard to one message and registers it as pending when it is
+// forwarded as a request.
+func (p *proxy) judge(line []byte, m *jsonrpc.Message) (forward, reply []byte) {
+	forward = line
+	var tag any
+	if p.guard != nil && m.Kind != jsonrpc.KindResponse {
+		forward, reply, tag = p.guard.Request(line, m)
+	}
+	if forward != nil && m.Kind == jsonrpc.KindRequest {
+		pd := &Pending{ID: bytes.Clone(m.ID), Method: m.Method, Start: p.now(), BytesIn: len(line), Tag: tag}
+		p.pendingMu.Lock()
+		p.pending[m.IDKey()] = pd
+		p.pendingMu.Unlock()
+	}
+	return forward, reply
+}
+
+// fromClientBatch judges each element alone: allowed elements are forwarded as a
+// smaller batch, refused ones are answered in a batch of their own.
+func (p *proxy) fromClientBatch(line []byte, m *jsonrpc.Message) error {
+	if p.guard == nil {
+		for _, el := range m.Elements {
+			em, err := jsonrpc.Parse(el, false)
+			if err == nil && em.Kind == jsonrpc.KindRequest {
+				p.judge(el, &em)
+			}
+		}
+		if err := p.toChild(line); err != nil {
+			p.log.Warn("server stdin closed; batch not delivered")
+		}
+		return nil
+	}
+	var fwd, replies [][]byte
+	for _, el := range m.Elements {
+		em, err := jsonrpc.Parse(el, false)
+		if err != nil || em.Kind == jsonrpc.KindInvalid || em.Kind == jsonrpc.KindBatch {
+			replies = append(replies, bytes.TrimSuffix(jsonrpc.ErrorReply(nil, jsonrpc.CodeInvalidRequest, "invalid request in batch", nil), []byte("\n")))
+			continue
+		}
+		f, r := p.judge(el, &em)
+		if f != nil {
+			fwd = append(fwd, bytes.TrimSuffix(f, []byte("\n")))
+		}
+		if r != nil {
+			replies = append(replies, bytes.TrimSuffix(r, []byte("\n")))
+		}
+	}
+	if len(fwd) > 0 {
+		if err := p.toChild(joinBatch(fwd)); err != nil {
+			p.log.Warn("server stdin closed; batch not delivered")
+		}
+	}
+	if len(replies) > 0 {
+		return p.toClient(joinBatch(replies))
+	}
+	return nil
+}
+
+func joinBatch(els [][]byte) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	b.Write(bytes.Join(els, []byte(",")))
+	b.WriteString("]\n")
+	return b.Bytes()
+}
+
+// serverGone answers a request that could not be delivered because the server's
+// stdin is closed.
+func (p *proxy) serverGone(m *jsonrpc.Message) {
+	if m.Kind != jsonrpc.KindRequest {
+		return
+	}
+	p.pendingMu.Lock()
+	pd := p.pending[m.IDKey()]
+	delete(p.pending, m.IDKey())
+	p.pendingMu.Unlock()
+	if pd != nil {
+		p.failPending(pd, "server is not accepting input")
+	}
+}
+
+// pumpServer reads the child's stdout until EOF and forwards it to the client.
+func (p *proxy) pumpServer(out io.Reader) error {
+	r := jsonrpc.NewReader(out, p.max)
+	for {
+		line, err := r.Next()
+		if errors.Is(err, jsonrpc.ErrTooLong) {
+			id, _ := jsonrpc.RecoverID(r.Head)
+			p.log.Warn("server message too large, dropped", "bytes", r.Size, "limit", p.max)
+			if id != nil {
+				if pd := p.take(id); pd != nil {
+					p.failPendingCode(pd, jsonrpc.CodeInvalidRequest,
+						fmt.Sprintf("server response of %d bytes exceeds max_message_bytes (%d)", r.Size, p.max))
+				}
+			}
+			continue
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("launcher: read server: %w", err)
+		}
+		if err := p.fromServer(line); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *proxy) fromServer(line []byte) error {
+	m, err := jsonrpc.Parse(line, false)
+	if err != nil || m.Kind == jsonrpc.KindInvalid {
+		// A server that logs to stdout would corrupt the client's stream: keep the
+		// text for the user on stderr, never for the client.
+		p.log.Warn("server wrote a non-JSON-RPC line to stdout; copied to stderr, not sent to the client")
+		_, _ = p.stderr.Write(line)
+		return nil
+	}
+	switch m.Kind {
+	case jsonrpc.KindResponse:
+		if pd := p.take(m.ID); pd != nil {
+			out := line
+			if p.guard != nil {
+				out = p.guard.Response(line, &m, pd)
+			}
+			err := p.toClient(out)
+			p.finish(pd, out, &m)
+			return err
+		}
+	case jsonrpc.KindBatch:
+		for _, el := range m.Elements {
+			em, err := jsonrpc.Parse(el, false)
+			if err == nil && em.Kind == jsonrpc.KindResponse {
+				if pd := p.take(em.ID); pd != nil {
+					p.finish(pd, el, &em)
+				}
+			}
+		}
+	}
+	return p.toClient(line)
+}
+
+// take removes and returns the pending request with this id.
+func (p *proxy) take(id []byte) *Pending {
+	k := jsonrpc.IDKey(id)
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	pd := p.pending[k]
+	delete(p.pending, k)
+	return pd
+}
+
+func (p *proxy) finish(pd *Pending, out []byte, m *jsonrpc.Message) {
+	if p.guard == nil {
+		return
+	}
+	o := Outcome{Result: "success", BytesOut: len(out), Duration: p.now().Sub(pd.Start)}
+	if m.Error != nil {
+		o.Result = "error"
+		o.Code = errorCode(m.Error)
+	}
+	pd.Response = out
+	p.guard.Finish(pd, o)
+}
+
+// failPending answers pd with -32000 and records it as unanswered.
+func (p *proxy) failPending(pd *Pending, why string) {
+	p.failPendingCode(pd, jsonrpc.CodeServerExited, why)
+}
+
+func (p *proxy) failPendingCode(pd *Pending, code int, why string) {
+	reply := jsonrpc.ErrorReply(pd.ID, code, why, nil)
+	_ = p.toClient(reply)
+	if p.guard != nil {
+		p.guard.Finish(pd, Outcome{Result: "no_response", Code: code, BytesOut: len(reply), Duration: p.now().Sub(pd.Start)})
+	}
+}
+
+// failAll answers every request still in flight.
+func (p *proxy) failAll(why string) int {
+	p.pendingMu.Lock()
+	all := make([]*Pending, 0, len(p.pending))
+	for k, pd := range p.pending {
+		all = append(all, pd)
+		delete(p.pending, k)
+	}
+	p.pendingMu.Unlock()
+	for _, pd := range all {
+		p.failPending(pd, why)
+	}
+	return len(all)
+}
+
+// inFlight reports how many requests await a response.
+func (p *proxy) inFlight() int {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	return len(p.pending)
+}
+
+func errorCode(raw []byte) int {
+	var e struct {
+		Code int `json:"code"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	return e.Code
+}
+
+// syncWriter serialises writes from the goroutines that share mcpwrap's stderr.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}

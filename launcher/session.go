@@ -1,0 +1,111 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/inject"
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
+)
+
+// TokenSource gives the access token for a server's child. force asks for a new
+// token even when the cached one is fresh.
+type TokenSource interface {
+	Token(ctx context.Context, force bool) (*inject.Token, error)
+}
+
+// Session is one `mcpwrap run`: a configured server, the credentials for it and
+// the client's stdio.
+type Session struct {
+	Server    *config.Server
+	StateDir  string
+	Environ   []string // mcpwrap's own environment, MCPWRAP_* included
+	ExtraArgs []string // appended to the server's args (after `--`)
+
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Signals <-chan os.Signal
+	Logger  *slog.Logger
+	// Tokens is nil for a server without OAuth.
+	Tokens TokenSource
+	Guard  Guard
+	// Refused is told at once why the session cannot start (before Run waits for
+	// the client to leave), so the user sees it while the client is still open.
+	Refused func(error)
+}
+
+// RefusedError is returned by Run when the session was refused before a child
+// started; Err says why and Refused has already been told.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Prepare returns the final argv and environment of the child for tok (nil for
+// a server without OAuth).
+func (s *Session) Prepare(tok *inject.Token) (argv, env []string, err error) {
+	srv := *s.Server
+	srv.Args = append(append([]string(nil), s.Server.Args...), s.ExtraArgs...)
+	env, warns, err := inject.Env(s.Environ, &srv, tok)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range warns {
+		s.Logger.Warn(string(w))
+	}
+	argv, env, err = inject.Argv(&srv, env, tok, s.StateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return argv, env, nil
+}
+
+// Run obtains the token (when the server has OAuth), starts the child and
+// proxies the session. It returns the child's exit code. When no token can be
+// had, no child is started: the client is answered with -32001 until it leaves
+// and the token error is returned.
+func (s *Session) Run(ctx context.Context) (int, error) {
+	var tok *inject.Token
+	if s.Tokens != nil {
+		t, err := s.Tokens.Token(ctx, false)
+		if err != nil {
+			return 0, s.refuse(err, jsonrpc.CodeUnauthorized,
+				fmt.Sprintf("mcpwrap could not obtain an access token for server %q: %v", s.Server.Name, err),
+				map[string]string{"reason": "token_unavailable"})
+		}
+		tok = t
+	}
+	argv, env, err := s.Prepare(tok)
+	if err != nil {
+		return 0, err
+	}
+	dir := s.Server.Cwd
+	return Run(ctx, Options{
+		Argv:            argv,
+		Env:             env,
+		Dir:             dir,
+		ShutdownGrace:   s.Server.ShutdownGrace,
+		MaxMessageBytes: int(s.Server.MaxMessageBytes),
+		Stdin:           s.Stdin,
+		Stdout:          s.Stdout,
+		Stderr:          s.Stderr,
+		Signals:         s.Signals,
+		Logger:          s.Logger,
+		Guard:           s.Guard,
+	})
+}
+
+// refuse tells the user why, answers the client until it leaves and returns the
+// cause as a *RefusedError.
+func (s *Session) refuse(cause error, code int, msg string, data any) error {
+	if s.Refused != nil {
+		s.Refused(cause)
+	}
+	_ = Refuse(s.Stdin, s.Stdout, code, msg, data)
+	return &RefusedError{Err: cause}
+}

@@ -1,0 +1,103 @@
+// Command helper is a stand-in MCP server for the launcher's tests. It answers
+// every request with {"method": M, "params": P} and misbehaves on request.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	garbage := flag.Bool("garbage-first", false, "write a non-JSON line first")
+	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
+	ignoreEOF := flag.Bool("ignore-eof", false, "keep running after stdin closes")
+	grandchild := flag.String("grandchild", "", "start a sleeping grandchild and write its pid here")
+	askClient := flag.Bool("ask-client", false, "send a server-to-client request first")
+	termFile := flag.String("term-file", "", "write the signals received here")
+	flag.Parse()
+
+	if *ignoreTerm {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	if *termFile != "" {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
+		go func() {
+			s := <-ch
+			_ = os.WriteFile(*termFile, []byte(s.String()), 0o600)
+			os.Exit(3)
+		}()
+	}
+	if *grandchild != "" {
+		cmd := exec.Command("sleep", "300")
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		_ = os.WriteFile(*grandchild, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
+	}
+	out := bufio.NewWriterSize(os.Stdout, 1<<20)
+	if *garbage {
+		fmt.Fprintln(out, "this line is a log message, not JSON")
+		out.Flush()
+	}
+	if *askClient {
+		fmt.Fprintln(out, `{"jsonrpc":"2.0","id":"srv-1","method":"roots/list"}`)
+		out.Flush()
+	}
+	fmt.Fprintln(os.Stderr, "helper: started")
+	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			handle(out, line)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if *ignoreEOF {
+		time.Sleep(time.Hour)
+	}
+}
+
+func handle(out *bufio.Writer, line []byte) {
+	var m struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		fmt.Fprintf(os.Stderr, "helper: bad line of %d bytes\n", len(line))
+		return
+	}
+	switch {
+	case m.Method == "die":
+		code, _ := strconv.Atoi(string(m.Params))
+		os.Exit(code)
+	case m.Method == "slow":
+		// never answered
+	case m.Method == "env":
+		b, _ := json.Marshal(os.Environ())
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":%s}`+"\n", m.ID, b)
+	case m.Method != "" && len(m.ID) > 0:
+		params := m.Params
+		if params == nil {
+			params = json.RawMessage("null")
+		}
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"method":%q,"params":%s}}`+"\n", m.ID, m.Method, params)
+	case m.Result != nil:
+		// A client's answer to our request: report it as a notification.
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","method":"notifications/message","params":{"answer":%s}}`+"\n", m.Result)
+	}
+	out.Flush()
+}
