@@ -11,7 +11,10 @@ import (
 	"github.com/mcpwrap/mcpwrap/app"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is main without the exit, so the testscript tests run the same code.
+func run() int {
 	// Signals for the child are forwarded by the launcher, so they are caught
 	// here rather than allowed to kill mcpwrap before it can clean up.
 	sigs := make(chan os.Signal, 4)
@@ -20,7 +23,7 @@ func main() {
 	// audit is flushed; writes then fail with EPIPE instead. Notify (not Ignore)
 	// keeps the child's SIGPIPE disposition at its default.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	os.Exit(app.Main(context.Background(), os.Args, app.IO{
+	return app.Main(context.Background(), os.Args, app.IO{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs,
-	}))
+	})
 }

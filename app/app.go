@@ -42,6 +42,9 @@ func Main(ctx context.Context, argv []string, stdio IO) int {
 	e := &env{io: stdio}
 	a := newApp(e)
 	err := a.RunContext(ctx, permute(a, argv))
+	if err == nil && e.notFound {
+		return ExitUsage
+	}
 	if err != nil && e.reported {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -56,6 +59,7 @@ type env struct {
 	io       IO
 	log      *slog.Logger
 	reported bool // the error was already printed (refused sessions)
+	notFound bool // an unknown command was reported
 	mu       sync.Mutex
 }
 
@@ -88,8 +92,8 @@ func newApp(e *env) *cli.App {
 			return withCode(ExitUsage, err, "run `mcpwrap --help` or `mcpwrap <command> --help`")
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
-			e.reported = true
-			report(e.io.Stderr, usageErr("unknown command %q", name))
+			e.notFound = true
+			report(e.io.Stderr, withCode(ExitUsage, fmt.Errorf("unknown command %q", name), "run `mcpwrap --help` for the list of commands"))
 		},
 		Before: func(c *cli.Context) error {
 			log, err := newLogger(e.io.Stderr, c.String("log-level"), c.String("log-format"))

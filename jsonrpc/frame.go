@@ -63,7 +63,7 @@ func (r *Reader) Next() ([]byte, error) {
 		for {
 			chunk, err := r.r.ReadSlice('\n')
 			if !tooLong {
-				if len(r.buf)+len(chunk) > r.max+2 && !fitsWithTerminator(r.buf, chunk, r.max) {
+				if !fitsWithTerminator(r.buf, chunk, r.max) {
 					tooLong = true
 					r.Head = append(r.Head, r.buf[:min(len(r.buf), headBytes)]...)
 					if n := headBytes - len(r.Head); n > 0 {

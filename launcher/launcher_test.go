@@ -121,7 +121,7 @@ func (s *session) recvRaw() []byte {
 			s.t.Fatalf("launcher closed its output; stderr:\n%s", s.stderr.String())
 		}
 		return l
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		s.t.Fatalf("no message from the launcher; stderr:\n%s", s.stderr.String())
 	}
 	return nil

@@ -75,9 +75,11 @@ func Run(ctx context.Context, o Options) (int, error) {
 
 	// Wait for whichever side ends the session first.
 	var (
-		termAt   <-chan time.Time // SIGTERM the group when it fires
-		killAt   <-chan time.Time // SIGKILL the group when it fires
-		serverRd = serverDone
+		termAt    <-chan time.Time // SIGTERM the group when it fires
+		killAt    <-chan time.Time // SIGKILL the group when it fires
+		drainTick <-chan time.Time // polls for in-flight answers after client EOF
+		drainEnd  time.Time
+		serverRd  = serverDone
 	)
 	closeStdin := func() {
 		p.childMu.Lock()
@@ -97,7 +99,24 @@ loop:
 			if err != nil && !errors.Is(err, errClientGone) {
 				log.Warn("client stream failed", "err", err)
 			}
+			if p.inFlight() > 0 {
+				// Let the server answer what it was asked before its stdin closes,
+				// as a direct connection would for a client that reads on.
+				log.Debug("client closed its input; waiting for answers in flight", "requests", p.inFlight())
+				drainEnd = time.Now().Add(grace)
+				t := time.NewTicker(10 * time.Millisecond)
+				defer t.Stop()
+				drainTick = t.C
+				continue
+			}
 			log.Debug("client closed the session; closing the server's stdin", "grace", grace)
+			closeStdin()
+			termAt = time.After(grace)
+		case <-drainTick:
+			if p.inFlight() > 0 && time.Now().Before(drainEnd) {
+				continue
+			}
+			drainTick = nil
 			closeStdin()
 			termAt = time.After(grace)
 		case err := <-serverRd:
