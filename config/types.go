@@ -1,0 +1,240 @@
+package config
+
+import (
+	"errors"
+
+	"strconv"
+	"time"
+)
+
+// FileKind says how a configuration file was found.
+type FileKind string
+
+// The kinds of configuration file, in merge order.
+const (
+	KindExplicit FileKind = "explicit" // --config / MCPWRAP_CONFIG: the only file read
+	KindUser     FileKind = "user"     // os.UserConfigDir()/mcpwrap/config.toml
+	KindProject  FileKind = "project"  // nearest mcpwrap.toml / .mcpwrap.toml, trusted
+)
+
+// Config is the merged, validated configuration. Every value has its default
+// applied; durations, templates and paths are already checked.
+type Config struct {
+	Deployment Deployment
+	Servers    map[string]*Server // key = server name
+	Principals map[string]*Principal
+	Audit      Audit
+	Files      []File // files actually read, in merge order
+}
+
+// File is one configuration file that was read.
+type File struct {
+	Path   string // absolute
+	Kind   FileKind
+	SHA256 string // hex of the file's bytes as read
+}
+
+// Deployment is the [deployment] table. It comes only from the user file or an
+// explicit file.
+type Deployment struct {
+	Profile            string // "local" (default) | "enterprise"
+	RequireAuth        string // "auto" (default) | "true" | "false"
+	DefaultPrincipal   string // default "local"
+	AllowProjectConfig bool   // default true
+}
+
+// AuthRequired reports whether launches must present a principal token:
+// require_auth true/false wins; "auto" means the profile is "enterprise".
+func (d Deployment) AuthRequired() bool {
+	switch d.RequireAuth {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return d.Profile == ProfileEnterprise
+}
+
+// Deployment profiles.
+const (
+	ProfileLocal      = "local"
+	ProfileEnterprise = "enterprise"
+)
+
+// Server is one [servers.NAME] table.
+type Server struct {
+	Name   string
+	Source string // path of the file that defined it
+
+	Command string
+	Args    []string
+	Env     map[string]string // values are Go templates (already parse-validated)
+	Cwd     string            // absolute; relative values resolved against the defining file's dir
+
+	ShutdownGrace   time.Duration // default 5s
+	MaxMessageBytes int64         // key max_message_bytes, default 64<<20
+
+	URL           string
+	Remote        bool
+	RemoteCommand []string // default ["npx","-y","mcp-remote@0.15.1"]
+	RemoteArgs    []string
+	Header        string // default "Authorization"
+	HeaderValue   string // default "Bearer {{ .AccessToken }}"
+
+	OAuth  *OAuth // nil when no [servers.X.oauth]
+	Inject Inject
+}
+
+// OAuth is a [servers.X.oauth] table: the client-credentials settings.
+type OAuth struct {
+	Version        string // "2.0" | "2.1" (default "2.1")
+	ClientID       string
+	ClientSecret   string // unresolved reference (env:/file:/cmd:/literal); see ResolveSecret
+	TokenURL       string
+	Scopes         []string
+	Audience       string
+	Resource       []string
+	Organization   string
+	AuthStyle      string        // "basic" (default) | "post"
+	EnforceHTTPS   bool          // default true
+	ValidateScopes bool          // default true
+	ExpiryBuffer   time.Duration // default 5m
+	DefaultTTL     time.Duration // default 1h
+	RevocationURL  string
+	ExtraParams    map[string]string
+	Headers        map[string]string
+	CA             string // ~ expanded, relative resolved against the file's dir
+	MTLS           *MTLS  // nil if absent
+}
+
+// MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.
+// Both paths are ~ expanded and absolute.
+type MTLS struct {
+	Cert string
+	Key  string
+}
+
+// Inject is a [servers.X.inject] table.
+type Inject struct {
+	EnvNames []string // default DefaultEnvNames
+	OnExpiry string   // "restart" (default) | "none"
+}
+
+// Principal is a [principals.NAME] table. It comes only from the user file or
+// an explicit file.
+type Principal struct {
+	Name string
+	Kind string // agent (default) | user | service
+	// Servers is the server ACL. ["*"] means all servers. An empty (or absent)
+	// list also means all servers, for local convenience: narrow it by listing
+	// names.
+	Servers           []string
+	Suspended         bool
+	RateLimit         RateLimit // zero = unlimited
+	RequireDelegation bool
+	Tools             Rules
+	Resources         Rules
+	Prompts           Rules
+	Delegates         map[string]*Delegate
+}
+
+// Rules is an allow/deny pair of glob lists. Deny wins.
+type Rules struct {
+	Allow    []string
+	Deny     []string
+	AllowSet bool // the allow key was present (even if empty)
+}
+
+// Delegate is a [principals.P.delegates.NAME] table; it narrows, never widens.
+type Delegate struct {
+	Name      string
+	Tools     Rules
+	Resources Rules
+	Prompts   Rules
+}
+
+// RateLimit is "N/s", "N/m" or "N/h": N requests per Per, burst N.
+// The zero value means unlimited.
+type RateLimit struct {
+	N   int
+	Per time.Duration
+}
+
+// Audit is the [audit] table. It comes only from the user file or an explicit file.
+type Audit struct {
+	Arguments        string        // none | hash (default) | full
+	MaxArgumentBytes int           // default 4096
+	Retention        time.Duration // default 90d
+}
+
+// LoadOptions tells Load where to look.
+type LoadOptions struct {
+	Explicit string // --config / MCPWRAP_CONFIG; when set only this file is read (trusted by being named)
+	WorkDir  string // start of the project-file search; "" = os.Getwd()
+	UserFile string // "" => os.UserConfigDir()/mcpwrap/config.toml (a missing user file is fine)
+	HomeDir  string // search stops here (inclusive) and at /; "" = os.UserHomeDir()
+	// Trusted reports whether a project file with this absolute path and content
+	// hash was trusted. A nil Trusted trusts nothing.
+	Trusted func(path, sha256hex string) (bool, error)
+}
+
+// Warning is a problem that does not stop the load.
+type Warning struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+// String renders "file:line: key: msg", leaving out empty parts.
+func (w Warning) String() string { return location(w.File, w.Line, w.Key) + w.Msg }
+
+// Error is returned for every configuration problem; the CLI maps it to exit 78
+// (ErrUntrusted included). Detect it with errors.As(err, new(*config.Error)).
+type Error struct {
+	File string
+	Line int // 1-based; 0 = unknown
+	Key  string
+	Msg  string
+	Hint string // one line naming the key, flag or command that fixes it; may be ""
+	Err  error  // wrapped cause, e.g. ErrUntrusted; never carries a secret
+}
+
+// Error renders "path:12: servers.x.oauth.token_url: must be https with version 2.1".
+func (e *Error) Error() string { return location(e.File, e.Line, e.Key) + e.Msg }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrUntrusted is wrapped in an *Error when a project file has not been trusted
+// with `mcpwrap trust`, or changed since.
+var ErrUntrusted = errors.New("project file is not trusted")
+
+// TemplateData is the data for env and header_value templates.
+type TemplateData struct {
+	AccessToken string
+	TokenType   string
+	ExpiresAt   time.Time
+	Scopes      []string
+}
+
+// AddServerSpec is what `mcpwrap config add-server` appends.
+type AddServerSpec struct {
+	Command string
+	Args    []string
+	URL     string
+}
+
+func location(file string, line int, key string) string {
+	s := ""
+	if file != "" {
+		s = file
+		if line > 0 {
+			s += ":" + strconv.Itoa(line)
+		}
+		s += ": "
+	}
+	if key != "" {
+		s += key + ": "
+	}
+	return s
+}
