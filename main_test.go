@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +65,21 @@ func TestScripts(t *testing.T) {
 			return os.MkdirAll(filepath.Join(e.WorkDir, "home", ".config"), 0o700)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"issuer": cmdIssuer,
+			// expand FILE: replace $VARS in FILE with the script's environment.
+			"expand": func(ts *testscript.TestScript, neg bool, args []string) {
+				for _, f := range args {
+					p := ts.MkAbs(f)
+					b, err := os.ReadFile(p)
+					if err != nil {
+						ts.Fatalf("expand: %v", err)
+					}
+					if err := os.WriteFile(p, []byte(os.Expand(string(b), ts.Getenv)), 0o600); err != nil {
+						ts.Fatalf("expand: %v", err)
+					}
+				}
+			},
+			"issuer-count": cmdIssuerCount,
 			// exits N cmd args...: run cmd and require exit code N.
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {
@@ -84,4 +103,70 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// testIssuer is an OAuth token endpoint over TLS for one script. Modes:
+// "ok" issues tok-<n>; "invalid_client" refuses the client.
+type testIssuer struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	count int
+	mode  string
+}
+
+var issuers sync.Map // *testscript.TestScript -> *testIssuer
+
+// cmdIssuer starts a token endpoint: `issuer [mode]`. It exports TOKEN_URL,
+// REVOKE_URL and ISSUER_CA (a PEM file trusted through the `ca` key).
+func cmdIssuer(ts *testscript.TestScript, neg bool, args []string) {
+	is := &testIssuer{mode: "ok"}
+	if len(args) > 0 {
+		is.mode = args[0]
+	}
+	is.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/revoke" {
+			return
+		}
+		is.mu.Lock()
+		is.count++
+		n := is.count
+		is.mu.Unlock()
+		if r.FormValue("grant_type") != "client_credentials" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"unsupported_grant_type"}`)
+			return
+		}
+		if id, _, ok := r.BasicAuth(); is.mode == "invalid_client" || !ok || id != "script-client" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600}`, n)
+	}))
+	ts.Defer(is.srv.Close)
+	cert := is.srv.Certificate()
+	pemFile := filepath.Join(ts.Getenv("WORK"), "issuer-ca.pem")
+	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		ts.Fatalf("write CA: %v", err)
+	}
+	ts.Setenv("TOKEN_URL", is.srv.URL+"/token")
+	ts.Setenv("REVOKE_URL", is.srv.URL+"/revoke")
+	ts.Setenv("ISSUER_CA", pemFile)
+	issuers.Store(ts, is)
+}
+
+// cmdIssuerCount asserts how many token requests the script's issuer saw.
+func cmdIssuerCount(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := issuers.Load(ts)
+	if !ok || len(args) != 1 {
+		ts.Fatalf("usage: issuer-count N (after issuer)")
+	}
+	is := v.(*testIssuer)
+	is.mu.Lock()
+	got := is.count
+	is.mu.Unlock()
+	if want, _ := strconv.Atoi(args[0]); got != want {
+		ts.Fatalf("issuer saw %d token requests, want %d", got, want)
+	}
 }

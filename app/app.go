@@ -115,6 +115,8 @@ func commands(e *env) []*cli.Command {
 		configCommand(e),
 		trustCommand(e),
 		untrustCommand(e),
+		tokenCommand(e),
+		metricsCommand(e),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcpwrap/mcpwrap/auth"
 	"github.com/mcpwrap/mcpwrap/launcher"
 )
 
@@ -60,14 +61,26 @@ func (e *env) session(c *cli.Context, name string) (*launcher.Session, error) {
 	if err != nil {
 		return nil, withCode(ExitInternal, err, "set --state-dir or MCPWRAP_STATE_DIR")
 	}
-	return &launcher.Session{
+	sess := &launcher.Session{
 		Server:   srv,
 		StateDir: dir,
 		Environ:  os.Environ(),
 		Stderr:   e.io.Stderr,
 		Signals:  e.io.Signals,
 		Logger:   e.log,
-	}, nil
+	}
+	if srv.OAuth != nil {
+		st, err := e.openStore(c)
+		if err != nil {
+			return nil, err
+		}
+		src, err := e.oauthSource(c, srv, st)
+		if err != nil {
+			return nil, err
+		}
+		sess.Tokens = tokenSource{src}
+	}
+	return sess, nil
 }
 
 // classify maps an error from a session to its exit code.
@@ -79,6 +92,10 @@ func classify(err error) error {
 	var refused *launcher.RefusedError
 	if errors.As(err, &refused) {
 		err = refused.Err
+	}
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		return authErr(err)
 	}
 	return withCode(ExitInternal, fmt.Errorf("%w", err))
 }

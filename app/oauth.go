@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcpwrap/mcpwrap/auth"
+	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/inject"
+	"github.com/mcpwrap/mcpwrap/store"
+)
+
+// oauthSource builds the cached token source of a server with OAuth. The client
+// secret is resolved here, at the last moment, and only lives in the client.
+func (e *env) oauthSource(c *cli.Context, srv *config.Server, st *store.Store) (*auth.Source, error) {
+	sec, err := config.ResolveSecret(c.Context, srv.OAuth.ClientSecret)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) && ce.Key == "" {
+			ce.Key = "servers." + srv.Name + ".oauth.client_secret"
+		}
+		return nil, withCode(ExitConfig, err)
+	}
+	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log))
+	if err != nil {
+		return nil, authErr(err)
+	}
+	for _, w := range client.Warnings() {
+		e.log.Warn(w)
+	}
+	return auth.NewSource(client, st, nil), nil
+}
+
+// tokenSource adapts an auth.Source to what the launcher injects.
+type tokenSource struct{ src *auth.Source }
+
+func (t tokenSource) Token(ctx context.Context, force bool) (*inject.Token, error) {
+	tok, err := t.src.Token(ctx, force)
+	if err != nil {
+		return nil, err
+	}
+	return &inject.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresAt: tok.Expiry, Scopes: tok.Scopes}, nil
+}
+
+// authErr maps an auth failure to its exit code: configuration problems 78, a
+// refused client 77, everything else (endpoint down after retries) 69.
+func authErr(err error) error {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		return err
+	}
+	var hints []string
+	if ae.Hint != "" {
+		hints = append(hints, ae.Hint)
+	}
+	switch {
+	case auth.IsConfig(err):
+		return withCode(ExitConfig, err, hints...)
+	case auth.IsInvalidClient(err):
+		return withCode(ExitRefused, err, hints...)
+	default:
+		if ae.Transient {
+			hints = append(hints, "the token endpoint is unreachable or failing; check servers."+ae.Server+".oauth.token_url and the network")
+		}
+		return withCode(ExitUnavailable, err, hints...)
+	}
+}

@@ -1,0 +1,43 @@
+// Package auth gets, caches and revokes OAuth access tokens for upstream MCP
+// servers with the client-credentials grant (RFC 6749 §4.4).
+//
+// It owns the conversation with the token and revocation endpoints and nothing
+// else: it knows no processes, no configuration files (settings.go is the one
+// adapter from package config) and no database (the token cache is the small
+// Cache interface, satisfied by *store.Store).
+//
+// # Client
+//
+// [NewClient] validates [Settings] and reads the CA bundle and the mTLS
+// certificate and key at once: a missing, unreadable or invalid file is an error,
+// never a fallback to plain TLS. OAuth 2.1 (the default) demands an https token
+// endpoint; version 2.0 with enforce_https = false allows http and reports a
+// warning through [Client.Warnings]. Client authentication is HTTP Basic with the
+// id and secret form-urlencoded first (RFC 6749 §2.3.1, as x/oauth2 does) or the
+// two in the form body ("post"). Redirects are never followed: a token endpoint
+// that redirects is a configuration error.
+//
+// [Client.Fetch] asks for one token. Transient failures (network errors,
+// timeouts, HTTP 408, 429 and 5xx) are retried: one request plus up to three
+// retries after waits of 2s, 4s and 8s (±20% jitter), or what Retry-After says on
+// a 429 or 503 (at most 60s); never past the context's deadline. Every other
+// failure — invalid_client, invalid_scope, a TLS verification error, a response
+// that is not a token — fails at once. When the response carries a scope, every
+// requested scope must be in it (unless ValidateScopes is false); a token that
+// lacks one is refused and never cached.
+//
+// # Source
+//
+// [Source] wraps a Client with the shared cache: a token is served from the cache
+// while now < expiry − buffer, where the buffer is clamped to half the token's
+// lifetime. Otherwise the Source takes the cache's cross-process lock for the
+// key, looks again (another launcher may have fetched meanwhile), and only then
+// asks the token endpoint. N launchers starting together cause one request.
+//
+// # Errors
+//
+// Every failure is an [*Error]. Its text is one line and never contains the
+// client secret, a token or a raw response body (x/oauth2's own errors include the
+// body; they are translated here, at the edge of the package). Branch with
+// [IsInvalidClient], [IsTransient], [IsConfig] and errors.Is([ErrScopeMismatch]).
+package auth

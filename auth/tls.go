@@ -1,0 +1,67 @@
+package auth
+
+// File policy: the CA bundle and the mTLS pair are read once, in NewClient. A
+// file that is missing, unreadable or holds no usable PEM is an error — mcpwrap
+// never falls back to plain TLS or to the system roots alone. A key file that
+// group or others may read is allowed with a warning.
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+)
+
+func (c *Client) loadTLS() (*tls.Config, []string, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	var warns []string
+	if c.s.CA != "" {
+		pem, err := os.ReadFile(c.s.CA)
+		if err != nil {
+			return nil, nil, c.fileError("ca", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, c.fileError("ca", fmt.Errorf("%s holds no PEM certificate", c.s.CA))
+		}
+		conf.RootCAs = pool
+	}
+	switch {
+	case c.s.CertFile == "" && c.s.KeyFile == "":
+	case c.s.CertFile == "":
+		return nil, nil, c.fileError("mtls.cert", errors.New("missing (mtls.key is set)"))
+	case c.s.KeyFile == "":
+		return nil, nil, c.fileError("mtls.key", errors.New("missing (mtls.cert is set)"))
+	default:
+		certPEM, err := os.ReadFile(c.s.CertFile)
+		if err != nil {
+			return nil, nil, c.fileError("mtls.cert", err)
+		}
+		keyPEM, err := os.ReadFile(c.s.KeyFile)
+		if err != nil {
+			return nil, nil, c.fileError("mtls.key", err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			// tls errors name what is wrong, never the key material.
+			return nil, nil, c.fileError("mtls", fmt.Errorf("%s and %s: %w", c.s.CertFile, c.s.KeyFile, err))
+		}
+		conf.Certificates = []tls.Certificate{pair}
+		if fi, err := os.Stat(c.s.KeyFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+			warns = append(warns, fmt.Sprintf("%s: %s is readable by group or others (mode %04o); chmod 600 it",
+				c.key("mtls.key"), c.s.KeyFile, fi.Mode().Perm()))
+		}
+	}
+	return conf, warns, nil
+}
+
+func (c *Client) fileError(key string, err error) *Error {
+	e := c.configError(key, err)
+	e.Hint = "fix or remove " + c.key(key) + "; mcpwrap does not fall back when a TLS file cannot be used"
+	return e
+}
