@@ -116,6 +116,8 @@ func commands(e *env) []*cli.Command {
 		trustCommand(e),
 		untrustCommand(e),
 		tokenCommand(e),
+		tokensCommand(e),
+		principalsCommand(e),
 		metricsCommand(e),
 	}
 }

@@ -109,6 +109,7 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 	if err != nil {
 		return err
 	}
+	defer sess.close()
 	clientR, sessW := io.Pipe()
 	sessR, clientW := io.Pipe()
 	sess.Stdin, sess.Stdout = sessR, sessW
@@ -120,7 +121,7 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, err := sess.Run(c.Context)
+		code, err := sess.run(c.Context)
 		_ = sessW.Close()
 		done <- result{code, err}
 	}()

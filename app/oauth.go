@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -33,15 +34,29 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, st *store.Store) (
 	return auth.NewSource(client, st, nil), nil
 }
 
-// tokenSource adapts an auth.Source to what the launcher injects.
-type tokenSource struct{ src *auth.Source }
+// tokenSource adapts an auth.Source to what the launcher injects, and
+// remembers the fingerprint of the token last handed out for the audit log.
+type tokenSource struct {
+	src *auth.Source
+	mu  sync.Mutex
+	fp  string
+}
 
-func (t tokenSource) Token(ctx context.Context, force bool) (*inject.Token, error) {
+func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, error) {
 	tok, err := t.src.Token(ctx, force)
 	if err != nil {
 		return nil, err
 	}
+	t.mu.Lock()
+	t.fp = tok.AccessToken.Fingerprint()
+	t.mu.Unlock()
 	return &inject.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresAt: tok.Expiry, Scopes: tok.Scopes}, nil
+}
+
+func (t *tokenSource) fingerprint() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fp
 }
 
 // authErr maps an auth failure to its exit code: configuration problems 78, a

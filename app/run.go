@@ -3,7 +3,6 @@ package app
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,13 +28,14 @@ func runCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			defer sess.close()
 			sess.ExtraArgs = c.Args().Tail()
 			sess.Stdin, sess.Stdout = e.io.Stdin, e.io.Stdout
 			sess.Refused = func(err error) {
 				e.reported = true
 				report(e.io.Stderr, classify(err))
 			}
-			code, err := sess.Run(c.Context)
+			code, err := sess.run(c.Context)
 			if err != nil {
 				return classify(err)
 			}
@@ -45,42 +45,6 @@ func runCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
-}
-
-// session builds the launcher session for a configured server.
-func (e *env) session(c *cli.Context, name string) (*launcher.Session, error) {
-	cfg, err := e.loadConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	srv, err := cfg.Server(name)
-	if err != nil {
-		return nil, withCode(ExitConfig, err)
-	}
-	dir, err := e.stateDir(c)
-	if err != nil {
-		return nil, withCode(ExitInternal, err, "set --state-dir or MCPWRAP_STATE_DIR")
-	}
-	sess := &launcher.Session{
-		Server:   srv,
-		StateDir: dir,
-		Environ:  os.Environ(),
-		Stderr:   e.io.Stderr,
-		Signals:  e.io.Signals,
-		Logger:   e.log,
-	}
-	if srv.OAuth != nil {
-		st, err := e.openStore(c)
-		if err != nil {
-			return nil, err
-		}
-		src, err := e.oauthSource(c, srv, st)
-		if err != nil {
-			return nil, err
-		}
-		sess.Tokens = tokenSource{src}
-	}
-	return sess, nil
 }
 
 // classify maps an error from a session to its exit code.

@@ -327,3 +327,27 @@ func RecoverID(head []byte) (id []byte, method string) {
 	})
 	return id, method
 }
+
+// Member returns the raw value of the top-level member key of the JSON object
+// obj, or nil when obj is not an object or has no such member. It only walks the
+// structure, so it is cheap even for a large object.
+func Member(obj []byte, key string) []byte {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil
+	}
+	var found []byte
+	_, _ = scanObject(obj, i, func(k, v []byte) error {
+		if string(k) == key {
+			found = v
+		}
+		return nil
+	})
+	return found
+}
+
+// String decodes a raw JSON string value; ok is false when v is not a string.
+func String(v []byte) (s string, ok bool) {
+	s, err := unquote(bytes.TrimSpace(v))
+	return s, err == nil
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/inject"
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
 )
@@ -31,12 +32,25 @@ type Session struct {
 	Stderr  io.Writer
 	Signals <-chan os.Signal
 	Logger  *slog.Logger
+	// Identity is who launched the session (nil only when Blocked).
+	Identity *identity.Identity
 	// Tokens is nil for a server without OAuth.
 	Tokens TokenSource
 	Guard  Guard
+	// Blocked, when set, refuses the session before any token is fetched or
+	// child started: the identity check failed (DESIGN.md §4, fail closed).
+	Blocked *Block
 	// Refused is told at once why the session cannot start (before Run waits for
 	// the client to leave), so the user sees it while the client is still open.
 	Refused func(error)
+}
+
+// Block is a refusal decided before launch.
+type Block struct {
+	Err     error
+	Code    int
+	Message string
+	Data    any
 }
 
 // RefusedError is returned by Run when the session was refused before a child
@@ -70,6 +84,9 @@ func (s *Session) Prepare(tok *inject.Token) (argv, env []string, err error) {
 // had, no child is started: the client is answered with -32001 until it leaves
 // and the token error is returned.
 func (s *Session) Run(ctx context.Context) (int, error) {
+	if b := s.Blocked; b != nil {
+		return 0, s.refuse(b.Err, b.Code, b.Message, b.Data)
+	}
 	var tok *inject.Token
 	if s.Tokens != nil {
 		t, err := s.Tokens.Token(ctx, false)

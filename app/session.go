@@ -1,0 +1,147 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcpwrap/mcpwrap/audit"
+	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/launcher"
+	"github.com/mcpwrap/mcpwrap/policy"
+	"github.com/mcpwrap/mcpwrap/store"
+)
+
+// session is a launcher session with what surrounds it in the CLI: the audit
+// writer it must flush and the counters it must store, whatever way it ends.
+type session struct {
+	*launcher.Session
+	st    *store.Store
+	guard *launcher.PolicyGuard
+	audit *audit.Writer
+	log   interface{ Warn(string, ...any) }
+}
+
+// session builds the launcher session for a configured server: identity,
+// policy, audit and, for a server with OAuth, its token source.
+func (e *env) session(c *cli.Context, name string) (*session, error) {
+	cfg, err := e.loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := cfg.Server(name)
+	if err != nil {
+		return nil, withCode(ExitConfig, err)
+	}
+	dir, err := e.stateDir(c)
+	if err != nil {
+		return nil, withCode(ExitInternal, err, "set --state-dir or MCPWRAP_STATE_DIR")
+	}
+	st, err := e.openStore(c)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{
+		Session: &launcher.Session{
+			Server:   srv,
+			StateDir: dir,
+			Environ:  os.Environ(),
+			Stderr:   e.io.Stderr,
+			Signals:  e.io.Signals,
+			Logger:   e.log,
+		},
+		st:  st,
+		log: e.log,
+	}
+	s.audit = audit.NewWriter(st, audit.WithLogger(e.log), audit.WithRetention(cfg.Audit.Retention))
+	s.guard = &launcher.PolicyGuard{
+		Session:  newSessionID(),
+		Server:   srv.Name,
+		Engine:   policy.New(cfg.Deployment, cfg.Principals, nil),
+		Tokens:   st,
+		Audit:    s.audit,
+		ArgsMode: cfg.Audit.Arguments,
+		MaxArgs:  cfg.Audit.MaxArgumentBytes,
+		Logger:   e.log,
+	}
+	s.Guard = s.guard
+
+	id, err := identity.Resolve(os.Getenv, cfg.Deployment, st, time.Now())
+	var refusal *identity.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		s.Blocked = &launcher.Block{
+			Err:     withCode(ExitRefused, refusal, refusal.Hint),
+			Code:    refusal.Code,
+			Message: refusal.Message,
+			Data:    map[string]string{"reason": refusal.Reason},
+		}
+		s.guard.Identity = &identity.Identity{Principal: refusal.Principal, ReportedActor: os.Getenv(identity.EnvReportedActor)}
+		s.guard.Event(audit.EventAuthFailure, refusal.Reason)
+		return s, nil
+	case err != nil:
+		s.close()
+		return nil, withCode(ExitInternal, err)
+	}
+	s.Identity, s.guard.Identity = id, id
+	if srv.OAuth != nil {
+		src, err := e.oauthSource(c, srv, st)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		ts := &tokenSource{src: src}
+		s.Tokens = ts
+		s.guard.TokenFingerprint = ts.fingerprint
+	}
+	return s, nil
+}
+
+// run runs the session between session_start and session_end audit events.
+func (s *session) run(ctx context.Context) (int, error) {
+	if s.Blocked != nil {
+		return s.Session.Run(ctx)
+	}
+	_ = s.st.AddMetrics(map[string]float64{"sessions_total": 1})
+	s.guard.Event(audit.EventSessionStart, "")
+	code, err := s.Session.Run(ctx)
+	reason := "client closed"
+	var refused *launcher.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		reason = "refused"
+	case err != nil:
+		reason = "error"
+	case code != 0:
+		reason = "server exited"
+	}
+	s.guard.Event(audit.EventSessionEnd, reason)
+	return code, err
+}
+
+// close flushes the audit log and stores the session's counters. It runs on
+// every exit path of run, tools and call.
+func (s *session) close() {
+	if s.audit != nil {
+		if err := s.audit.Close(); err != nil {
+			s.log.Warn("audit: " + err.Error())
+		}
+		s.audit = nil
+	}
+	if c := s.guard.Counts(); len(c) > 0 {
+		if err := s.st.AddMetrics(c); err != nil {
+			s.log.Warn("metrics: " + err.Error())
+		}
+	}
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

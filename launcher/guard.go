@@ -1,0 +1,364 @@
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mcpwrap/mcpwrap/audit"
+	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
+	"github.com/mcpwrap/mcpwrap/policy"
+)
+
+// Reported-actor fields a client may send. Both are removed before the message
+// reaches the server (DESIGN.md §4).
+const (
+	metaActorKey = "mcpwrap/actor"
+	argActorKey  = "_mcpwrap_actor"
+)
+
+// recheckEvery bounds how stale a session's view of token revocation and
+// principal suspension may be: well under the one second DESIGN.md §4 allows.
+const recheckEvery = 250 * time.Millisecond
+
+// PolicyGuard is the Guard of a real session: it re-checks the launch identity,
+// applies the principal's policy to each request, hides tools the principal may
+// not call, and writes one audit entry per request.
+type PolicyGuard struct {
+	Session  string
+	Server   string
+	Identity *identity.Identity
+	Engine   *policy.Engine
+	Tokens   identity.Tokens // for re-checks; nil disables them
+	Audit    *audit.Writer   // nil disables audit
+	ArgsMode string          // audit.arguments
+	MaxArgs  int             // audit.max_argument_bytes
+	Logger   *slog.Logger
+	// TokenFingerprint names the OAuth token the current child holds.
+	TokenFingerprint func() string
+	Now              func() time.Time
+
+	mu        sync.Mutex
+	client    string
+	checkedAt time.Time
+	checkErr  error
+	counts    map[string]float64
+}
+
+// request is what the guard keeps about a forwarded request.
+type request struct {
+	entry audit.Entry
+}
+
+func (g *PolicyGuard) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// recheck returns the cached result of the identity re-check, refreshed at most
+// every recheckEvery.
+func (g *PolicyGuard) recheck() error {
+	if g.Tokens == nil || g.Identity == nil {
+		return nil
+	}
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.checkedAt.IsZero() && now.Sub(g.checkedAt) < recheckEvery {
+		return g.checkErr
+	}
+	err := g.Identity.Recheck(g.Tokens, now)
+	var r *identity.Refusal
+	if err != nil && !errors.As(err, &r) {
+		// The store could not answer (locked, say): keep the last verdict
+		// rather than fail every request, but say so.
+		g.Logger.Warn("could not re-check the principal token; keeping the last result", "err", err)
+		return g.checkErr
+	}
+	g.checkedAt, g.checkErr = now, err
+	return err
+}
+
+// view is what the guard reads from a client message.
+type view struct {
+	tool, uri, prompt string
+	args              json.RawMessage
+	actor             string
+	rewritten         []byte // non-nil when actor fields were stripped
+}
+
+func (g *PolicyGuard) inspect(raw []byte, m *jsonrpc.Message) view {
+	var v view
+	if m.Params == nil {
+		return v
+	}
+	switch m.Method {
+	case policy.MethodToolsCall:
+		v.tool, _ = jsonrpc.String(jsonrpc.Member(m.Params, "name"))
+		v.args = jsonrpc.Member(m.Params, "arguments")
+	case policy.MethodResourcesRead:
+		v.uri, _ = jsonrpc.String(jsonrpc.Member(m.Params, "uri"))
+	case policy.MethodPromptsGet:
+		v.prompt, _ = jsonrpc.String(jsonrpc.Member(m.Params, "name"))
+	case "initialize":
+		g.noteClient(jsonrpc.Member(m.Params, "clientInfo"))
+	}
+	meta := jsonrpc.Member(m.Params, "_meta")
+	if meta != nil {
+		if ci := jsonrpc.Member(meta, "clientInfo"); ci != nil {
+			g.noteClient(ci)
+		}
+	}
+	hasMetaActor := meta != nil && jsonrpc.Member(meta, metaActorKey) != nil
+	hasArgActor := v.args != nil && jsonrpc.Member(v.args, argActorKey) != nil
+	if !hasMetaActor && !hasArgActor {
+		return v
+	}
+	// Strip the actor fields: decode just the layers that hold them.
+	var msg map[string]json.RawMessage
+	var params map[string]json.RawMessage
+	if json.Unmarshal(raw, &msg) != nil || json.Unmarshal(m.Params, &params) != nil {
+		return v
+	}
+	if hasMetaActor {
+		var mm map[string]json.RawMessage
+		if json.Unmarshal(meta, &mm) == nil {
+			v.actor, _ = jsonrpc.String(mm[metaActorKey])
+			delete(mm, metaActorKey)
+			if len(mm) == 0 {
+				delete(params, "_meta")
+			} else {
+				params["_meta"], _ = json.Marshal(mm)
+			}
+		}
+	}
+	if hasArgActor {
+		var am map[string]json.RawMessage
+		if json.Unmarshal(v.args, &am) == nil {
+			if a, ok := jsonrpc.String(am[argActorKey]); ok && v.actor == "" {
+				v.actor = a
+			}
+			delete(am, argActorKey)
+			params["arguments"], _ = json.Marshal(am)
+			v.args = params["arguments"]
+		}
+	}
+	msg["params"], _ = json.Marshal(params)
+	out, err := json.Marshal(msg)
+	if err == nil {
+		v.rewritten = append(out, '\n')
+	}
+	return v
+}
+
+func (g *PolicyGuard) noteClient(ci []byte) {
+	if ci == nil {
+		return
+	}
+	name, _ := jsonrpc.String(jsonrpc.Member(ci, "name"))
+	ver, _ := jsonrpc.String(jsonrpc.Member(ci, "version"))
+	if name == "" {
+		return
+	}
+	if ver != "" {
+		name += "/" + ver
+	}
+	g.mu.Lock()
+	g.client = name
+	g.mu.Unlock()
+}
+
+func (g *PolicyGuard) baseEntry(event string) audit.Entry {
+	g.mu.Lock()
+	client := g.client
+	g.mu.Unlock()
+	e := audit.Entry{Time: g.now(), Session: g.Session, Server: g.Server, Event: event, Client: client}
+	if id := g.Identity; id != nil {
+		e.Principal, e.AuthMethod, e.TrustLevel, e.ReportedActor = id.Principal, id.AuthMethod, id.TrustLevel, id.ReportedActor
+	}
+	if g.TokenFingerprint != nil {
+		e.TokenFingerprint = g.TokenFingerprint()
+	}
+	return e
+}
+
+// Request implements Guard.
+func (g *PolicyGuard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any) {
+	v := g.inspect(raw, m)
+	e := g.baseEntry(audit.EventRequest)
+	e.Method, e.Tool, e.RequestID, e.BytesIn = m.Method, v.tool, string(m.ID), int64(len(raw))
+	if v.actor != "" {
+		e.ReportedActor = v.actor
+	}
+	if m.Method == policy.MethodToolsCall {
+		e.ArgsSHA256, e.Args = audit.ArgsFields(g.ArgsMode, g.MaxArgs, v.args)
+	}
+	out := raw
+	if v.rewritten != nil {
+		out = v.rewritten
+	}
+	var d policy.Decision
+	req := policy.Request{Server: g.Server, Method: m.Method, Tool: v.tool, URI: v.uri, Prompt: v.prompt, Actor: e.ReportedActor}
+	if g.Identity != nil {
+		req.Principal, req.Authenticated = g.Identity.Principal, true
+	}
+	if err := g.recheck(); err != nil {
+		var r *identity.Refusal
+		errors.As(err, &r)
+		d = policy.Decision{Code: r.Code, Reason: r.Reason, Message: r.Message}
+		if r.Reason == "principal_suspended" {
+			req.Suspended = true
+			d = g.Engine.Decide(req)
+			d.Message = r.Message
+		}
+	} else {
+		d = g.Engine.Decide(req)
+	}
+	if d.Allow {
+		g.count("requests_total{decision=\"allow\"}", m.Kind == jsonrpc.KindRequest)
+		e.Decision = audit.DecisionAllow
+		return out, nil, &request{entry: e}
+	}
+	if m.Kind != jsonrpc.KindRequest {
+		// A refused notification has no id to answer: it is dropped.
+		return nil, nil, nil
+	}
+	e.Decision, e.Reason, e.Outcome, e.ErrorCode = audit.DecisionDeny, d.Reason, audit.OutcomeDenied, d.Code
+	if d.Code == policy.CodeRateLimited {
+		e.Decision = audit.DecisionRateLimited
+	}
+	g.count("requests_total{decision=\""+e.Decision+"\"}", true)
+	reply = jsonrpc.ErrorReply(m.ID, d.Code, d.Message, d.Data(req))
+	e.BytesOut = int64(len(reply))
+	g.write(e)
+	return nil, reply, nil
+}
+
+// Response implements Guard: tools/list results lose the tools the principal
+// may not call; everything else passes unchanged.
+func (g *PolicyGuard) Response(raw []byte, m *jsonrpc.Message, p *Pending) []byte {
+	if p.Method != "tools/list" || m.Result == nil {
+		return raw
+	}
+	r, _ := p.Tag.(*request)
+	actor := ""
+	if r != nil {
+		actor = r.entry.ReportedActor
+	}
+	out, err := g.filterTools(raw, m.Result, actor)
+	if err != nil {
+		g.Logger.Warn("could not filter a tools/list result; answering with an error instead", "err", err)
+		return jsonrpc.ErrorReply(m.ID, -32603, "mcpwrap could not apply tool policy to the server's tools/list result", nil)
+	}
+	return out
+}
+
+func (g *PolicyGuard) filterTools(raw, result []byte, actor string) ([]byte, error) {
+	var res map[string]json.RawMessage
+	if err := json.Unmarshal(result, &res); err != nil {
+		return nil, err
+	}
+	var tools []json.RawMessage
+	if err := json.Unmarshal(res["tools"], &tools); err != nil {
+		return nil, fmt.Errorf("tools: %w", err)
+	}
+	kept := tools[:0]
+	for _, t := range tools {
+		name, _ := jsonrpc.String(jsonrpc.Member(t, "name"))
+		req := policy.Request{Server: g.Server, Method: policy.MethodToolsCall, Tool: name, Actor: actor}
+		if g.Identity != nil {
+			req.Principal, req.Authenticated = g.Identity.Principal, true
+		}
+		if g.recheck() != nil {
+			req.Suspended = true
+		}
+		if g.Engine.ToolVisible(req) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(tools) {
+		return raw, nil
+	}
+	var err error
+	if res["tools"], err = json.Marshal(kept); err != nil {
+		return nil, err
+	}
+	var msg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &msg); err != nil {
+		return nil, err
+	}
+	if msg["result"], err = json.Marshal(res); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(msg)
+	return append(b, '\n'), err
+}
+
+// Finish implements Guard: the audit entry of a forwarded request.
+func (g *PolicyGuard) Finish(p *Pending, out Outcome) {
+	r, ok := p.Tag.(*request)
+	if !ok {
+		return
+	}
+	e := r.entry
+	e.DurationMS = audit.Millis(out.Duration)
+	e.BytesOut = int64(out.BytesOut)
+	switch out.Result {
+	case "success":
+		e.Outcome = audit.OutcomeSuccess
+		if p.Method == policy.MethodToolsCall && isToolError(p.Response) {
+			e.Outcome = audit.OutcomeToolError
+		}
+	case "error":
+		e.Outcome, e.ErrorCode = audit.OutcomeError, out.Code
+	default:
+		e.Outcome, e.ErrorCode = audit.OutcomeNoResponse, out.Code
+	}
+	g.write(e)
+}
+
+func isToolError(resp []byte) bool {
+	v := jsonrpc.Member(jsonrpc.Member(resp, "result"), "isError")
+	return bytes.Equal(bytes.TrimSpace(v), []byte("true"))
+}
+
+// Event writes a session-level audit entry (session_start, session_end, ...).
+func (g *PolicyGuard) Event(event, reason string) {
+	e := g.baseEntry(event)
+	e.Reason = reason
+	g.write(e)
+}
+
+func (g *PolicyGuard) write(e audit.Entry) {
+	if g.Audit != nil {
+		g.Audit.Write(e)
+	}
+}
+
+func (g *PolicyGuard) count(name string, ok bool) {
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.counts == nil {
+		g.counts = map[string]float64{}
+	}
+	g.counts[name]++
+}
+
+// Counts returns and resets the request counters gathered since the last call.
+func (g *PolicyGuard) Counts() map[string]float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := g.counts
+	g.counts = nil
+	return c
+}
