@@ -119,6 +119,7 @@ func commands(e *env) []*cli.Command {
 		tokensCommand(e),
 		principalsCommand(e),
 		metricsCommand(e),
+		auditCommand(e),
 	}
 }
 

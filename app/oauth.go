@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,15 +43,16 @@ type tokenSource struct {
 	fp  string
 }
 
-func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, error) {
+func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, time.Time, error) {
 	tok, err := t.src.Token(ctx, force)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	t.mu.Lock()
 	t.fp = tok.AccessToken.Fingerprint()
 	t.mu.Unlock()
-	return &inject.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresAt: tok.Expiry, Scopes: tok.Scopes}, nil
+	it := &inject.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresAt: tok.Expiry, Scopes: tok.Scopes}
+	return it, t.src.RefreshAt(tok), nil
 }
 
 func (t *tokenSource) fingerprint() string {

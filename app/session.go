@@ -25,6 +25,8 @@ type session struct {
 	guard *launcher.PolicyGuard
 	audit *audit.Writer
 	log   interface{ Warn(string, ...any) }
+	// restarts counts child replacements for child_restarts_total.
+	restarts float64
 }
 
 // session builds the launcher session for a configured server: identity,
@@ -98,6 +100,10 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		ts := &tokenSource{src: src}
 		s.Tokens = ts
 		s.guard.TokenFingerprint = ts.fingerprint
+		s.OnRestart = func(reason string) {
+			s.guard.Event(audit.EventChildRestart, reason)
+			s.restarts++
+		}
 	}
 	return s, nil
 }
@@ -133,7 +139,15 @@ func (s *session) close() {
 		}
 		s.audit = nil
 	}
-	if c := s.guard.Counts(); len(c) > 0 {
+	c := s.guard.Counts()
+	if s.restarts > 0 {
+		if c == nil {
+			c = map[string]float64{}
+		}
+		c["child_restarts_total"] = s.restarts
+		s.restarts = 0
+	}
+	if len(c) > 0 {
 		if err := s.st.AddMetrics(c); err != nil {
 			s.log.Warn("metrics: " + err.Error())
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
@@ -34,7 +35,15 @@ type Pending struct {
 	BytesIn  int
 	Tag      any
 	Response []byte // the response line, set before Finish
+	// Raw is the request as forwarded, kept (up to retryKeepBytes) so it can be
+	// sent again to a restarted child.
+	Raw  []byte
+	sent atomic.Bool // written to a child
 }
+
+// retryKeepBytes bounds the size of a request kept for a retry after a forced
+// restart; larger ones get the upstream's error instead.
+const retryKeepBytes = 1 << 20
 
 // Outcome says how a forwarded request ended.
 type Outcome struct {
@@ -62,14 +71,28 @@ type proxy struct {
 
 	stderr io.Writer
 	now    func() time.Time
+
+	// Session continuity (restart.go). recordHandshake keeps the client's
+	// initialize and notifications/initialized for replay; retryAuth holds
+	// responses that say the upstream rejected the token and reports them on
+	// authFailed instead of forwarding them.
+	recordHandshake bool
+	initLine        []byte
+	initializedLine []byte
+	retryAuth       bool
+	authRetries     atomic.Int32 // forced restarts still allowed
+	authFailed      chan *Pending
+	gen             atomic.Int64 // generation of the current child
+	lastSuccess     atomic.Int64 // unix nanos of the last successful response
 }
 
 func newProxy(client, stderr io.Writer, log *slog.Logger, guard Guard, max int) *proxy {
 	return &proxy{
 		log: log, guard: guard, max: max,
 		client: client, clientOK: true, stderr: stderr,
-		pending: make(map[string]*Pending),
-		now:     time.Now,
+		pending:    make(map[string]*Pending),
+		now:        time.Now,
+		authFailed: make(chan *Pending, 256),
 	}
 }
 
@@ -139,35 +162,62 @@ func (p *proxy) fromClient(line []byte) error {
 	if m.Kind == jsonrpc.KindBatch {
 		return p.fromClientBatch(line, &m)
 	}
-	forward, reply := p.judge(line, &m)
+	forward, reply, pd := p.judge(line, &m)
 	if reply != nil {
 		if err := p.toClient(reply); err != nil {
 			return err
 		}
 	}
 	if forward != nil {
-		if err := p.toChild(forward); err != nil {
+		if p.recordHandshake {
+			switch m.Method {
+			case "initialize":
+				p.initLine = bytes.Clone(forward)
+			case "notifications/initialized":
+				p.initializedLine = bytes.Clone(forward)
+			}
+		}
+		if err := p.send(forward, pd); err != nil {
 			p.serverGone(&m)
 		}
 	}
 	return nil
 }
 
+// send writes a line to the current child and marks pd (if any) as sent.
+func (p *proxy) send(line []byte, pd *Pending) error {
+	p.childMu.Lock()
+	defer p.childMu.Unlock()
+	if p.childIn == nil {
+		return errors.New("launcher: server stdin is closed")
+	}
+	if _, err := p.childIn.Write(line); err != nil {
+		return err
+	}
+	if pd != nil {
+		pd.sent.Store(true)
+	}
+	return nil
+}
+
 // judge applies the guard to one message and registers it as pending when it is
 // forwarded as a request.
-func (p *proxy) judge(line []byte, m *jsonrpc.Message) (forward, reply []byte) {
+func (p *proxy) judge(line []byte, m *jsonrpc.Message) (forward, reply []byte, pd *Pending) {
 	forward = line
 	var tag any
 	if p.guard != nil && m.Kind != jsonrpc.KindResponse {
 		forward, reply, tag = p.guard.Request(line, m)
 	}
 	if forward != nil && m.Kind == jsonrpc.KindRequest {
-		pd := &Pending{ID: bytes.Clone(m.ID), Method: m.Method, Start: p.now(), BytesIn: len(line), Tag: tag}
+		pd = &Pending{ID: bytes.Clone(m.ID), Method: m.Method, Start: p.now(), BytesIn: len(line), Tag: tag}
+		if p.retryAuth && len(forward) <= retryKeepBytes {
+			pd.Raw = bytes.Clone(forward)
+		}
 		p.pendingMu.Lock()
 		p.pending[m.IDKey()] = pd
 		p.pendingMu.Unlock()
 	}
-	return forward, reply
+	return forward, reply, pd
 }
 
 // fromClientBatch judges each element alone: allowed elements are forwarded as a
@@ -177,7 +227,9 @@ func (p *proxy) fromClientBatch(line []byte, m *jsonrpc.Message) error {
 		for _, el := range m.Elements {
 			em, err := jsonrpc.Parse(el, false)
 			if err == nil && em.Kind == jsonrpc.KindRequest {
-				p.judge(el, &em)
+				if _, _, pd := p.judge(el, &em); pd != nil {
+					pd.sent.Store(true)
+				}
 			}
 		}
 		if err := p.toChild(line); err != nil {
@@ -192,7 +244,10 @@ func (p *proxy) fromClientBatch(line []byte, m *jsonrpc.Message) error {
 			replies = append(replies, bytes.TrimSuffix(jsonrpc.ErrorReply(nil, jsonrpc.CodeInvalidRequest, "invalid request in batch", nil), []byte("\n")))
 			continue
 		}
-		f, r := p.judge(el, &em)
+		f, r, pd := p.judge(el, &em)
+		if pd != nil {
+			pd.sent.Store(true)
+		}
 		if f != nil {
 			fwd = append(fwd, bytes.TrimSuffix(f, []byte("\n")))
 		}
@@ -234,9 +289,10 @@ func (p *proxy) serverGone(m *jsonrpc.Message) {
 	}
 }
 
-// pumpServer reads the child's stdout until EOF and forwards it to the client.
-func (p *proxy) pumpServer(out io.Reader) error {
-	r := jsonrpc.NewReader(out, p.max)
+// pumpServer reads a child's stdout until EOF and forwards it to the client.
+// gen is the child's generation: once a newer child took over, only answers to
+// requests still pending reach the client.
+func (p *proxy) pumpServer(r *jsonrpc.Reader, gen int64) error {
 	for {
 		line, err := r.Next()
 		if errors.Is(err, jsonrpc.ErrTooLong) {
@@ -256,13 +312,13 @@ func (p *proxy) pumpServer(out io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("launcher: read server: %w", err)
 		}
-		if err := p.fromServer(line); err != nil {
+		if err := p.fromServer(line, gen); err != nil {
 			return err
 		}
 	}
 }
 
-func (p *proxy) fromServer(line []byte) error {
+func (p *proxy) fromServer(line []byte, gen int64) error {
 	m, err := jsonrpc.Parse(line, false)
 	if err != nil || m.Kind == jsonrpc.KindInvalid {
 		// A server that logs to stdout would corrupt the client's stream: keep the
@@ -271,9 +327,28 @@ func (p *proxy) fromServer(line []byte) error {
 		_, _ = p.stderr.Write(line)
 		return nil
 	}
+	current := gen == p.gen.Load()
 	switch m.Kind {
 	case jsonrpc.KindResponse:
 		if pd := p.take(m.ID); pd != nil {
+			if m.Error != nil && p.retryAuth && pd.Raw != nil && p.authRetries.Load() > 0 && isAuthFailure(m.Error) {
+				// The upstream rejected the child's token: hold the answer, let
+				// the supervisor restart the child with a fresh token and send
+				// the request again.
+				pd.Response = bytes.Clone(line)
+				pd.sent.Store(false)
+				p.pendingMu.Lock()
+				p.pending[jsonrpc.IDKey(pd.ID)] = pd
+				p.pendingMu.Unlock()
+				select {
+				case p.authFailed <- pd:
+				default:
+				}
+				return nil
+			}
+			if m.Result != nil && current {
+				p.lastSuccess.Store(p.now().UnixNano())
+			}
 			out := line
 			if p.guard != nil {
 				out = p.guard.Response(line, &m, pd)
@@ -283,6 +358,9 @@ func (p *proxy) fromServer(line []byte) error {
 			return err
 		}
 	case jsonrpc.KindBatch:
+		if !current {
+			return nil
+		}
 		for _, el := range m.Elements {
 			em, err := jsonrpc.Parse(el, false)
 			if err == nil && em.Kind == jsonrpc.KindResponse {
@@ -291,6 +369,12 @@ func (p *proxy) fromServer(line []byte) error {
 				}
 			}
 		}
+	}
+	if !current {
+		// A retired child's notifications and requests belong to a session
+		// the client no longer has.
+		p.log.Debug("dropped a message from a retired server", "method", m.Method)
+		return nil
 	}
 	return p.toClient(line)
 }
@@ -351,6 +435,20 @@ func (p *proxy) inFlight() int {
 	p.pendingMu.Lock()
 	defer p.pendingMu.Unlock()
 	return len(p.pending)
+}
+
+// inFlightSent reports how many requests a child has been sent and not yet
+// answered; requests held back during a restart are not counted.
+func (p *proxy) inFlightSent() int {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	n := 0
+	for _, pd := range p.pending {
+		if pd.sent.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 func errorCode(raw []byte) int {

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Options describe one proxied session with a child whose command line and
-// environment are already final: Run does no configuration or credential work.
+// Options describe one proxied session. The first child's command line and
+// environment are final; Respawn, when set, makes later ones.
 type Options struct {
 	Argv []string
 	Env  []string
@@ -22,6 +22,16 @@ type Options struct {
 	// MaxMessageBytes bounds one message in either direction.
 	MaxMessageBytes int
 
+	// RefreshAt is when the first child's credentials go stale; zero means
+	// never. Respawn makes a replacement child (see restart.go); nil disables
+	// restarts. TimedRestarts enables the swap at RefreshAt; without it only a
+	// rejected token or an unexpected exit triggers the (single) restart.
+	RefreshAt     time.Time
+	Respawn       func(ctx context.Context, force bool) (*Spawn, error)
+	TimedRestarts bool
+	// OnRestart is told of every replacement, for audit and metrics.
+	OnRestart func(reason string)
+
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -30,6 +40,13 @@ type Options struct {
 	Signals <-chan os.Signal
 	Logger  *slog.Logger
 	Guard   Guard
+}
+
+// Spawn is a replacement child's command line and when its credentials go
+// stale.
+type Spawn struct {
+	Argv, Env []string
+	RefreshAt time.Time
 }
 
 // killWait is how long a group that got SIGTERM may take before SIGKILL, once
@@ -45,137 +62,170 @@ const drainWait = time.Second
 // (128+N when signal N ended it). The error is non-nil only when the child could
 // not be started or mcpwrap itself failed.
 func Run(ctx context.Context, o Options) (int, error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	grace := o.ShutdownGrace
-	if grace <= 0 {
-		grace = 5 * time.Second
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 5 * time.Second
 	}
-	stderr := &syncWriter{w: o.Stderr}
+	s := &supervisor{o: o, log: o.Logger, grace: o.ShutdownGrace, stderr: &syncWriter{w: o.Stderr}}
 	c, err := startChild(o.Argv, o.Env, o.Dir)
 	if err != nil {
 		return 0, err
 	}
-	log.Debug("server started", "pid", c.pid(), "command", o.Argv[0])
-
-	p := newProxy(o.Stdout, stderr, log, o.Guard, o.MaxMessageBytes)
-	p.childIn = c.stdin
-
-	stderrDone := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(stderr, c.stderr)
-		close(stderrDone)
-	}()
-	serverDone := make(chan error, 1)
-	go func() { serverDone <- p.pumpServer(c.stdout) }()
+	s.log.Debug("server started", "pid", c.pid(), "command", o.Argv[0])
+	s.p = newProxy(o.Stdout, s.stderr, s.log, o.Guard, o.MaxMessageBytes)
+	s.p.recordHandshake = o.Respawn != nil
+	s.p.retryAuth = o.Respawn != nil
+	s.p.authRetries.Store(1)
+	s.adopt(c, nil)
 	clientDone := make(chan error, 1)
-	go func() { clientDone <- p.pumpClient(o.Stdin) }()
-
-	// Wait for whichever side ends the session first.
-	var (
-		termAt    <-chan time.Time // SIGTERM the group when it fires
-		killAt    <-chan time.Time // SIGKILL the group when it fires
-		drainTick <-chan time.Time // polls for in-flight answers after client EOF
-		drainEnd  time.Time
-		serverRd  = serverDone
-	)
-	closeStdin := func() {
-		p.childMu.Lock()
-		if p.childIn != nil {
-			_ = c.stdin.Close()
-			p.childIn = nil
-		}
-		p.childMu.Unlock()
+	go func() { clientDone <- s.p.pumpClient(o.Stdin) }()
+	s.clientDone = clientDone
+	if o.TimedRestarts && o.Respawn != nil {
+		s.scheduleRefresh(o.RefreshAt)
 	}
-loop:
+	return s.loop(ctx)
+}
+
+// supervisor owns the current child and the shutdown escalation.
+type supervisor struct {
+	o      Options
+	log    *slog.Logger
+	grace  time.Duration
+	stderr *syncWriter
+	p      *proxy
+
+	cur        *child
+	serverRd   <-chan error // the current child's stdout pump
+	stderrDone chan struct{}
+	clientDone <-chan error
+
+	termAt, killAt, refreshAt <-chan time.Time
+	drainTick                 <-chan time.Time
+	drainEnd                  time.Time
+	clientGone                bool
+	// failRestarts is how many restarts an unexpected exit may still cause;
+	// it returns to 1 once the new child answers a request.
+	failRestarts int
+}
+
+func (s *supervisor) closeStdin() {
+	s.p.childMu.Lock()
+	if s.p.childIn != nil {
+		_ = s.cur.stdin.Close()
+		s.p.childIn = nil
+	}
+	s.p.childMu.Unlock()
+}
+
+func (s *supervisor) loop(ctx context.Context) (int, error) {
+	s.failRestarts = 1
 	for {
 		select {
-		case <-c.done:
-			break loop
-		case err := <-clientDone:
-			clientDone = nil
-			if err != nil && !errors.Is(err, errClientGone) {
-				log.Warn("client stream failed", "err", err)
+		case <-s.cur.done:
+			if s.restartAfterExit(ctx) {
+				continue
 			}
-			if p.inFlight() > 0 {
+			return s.finish(), nil
+		case err := <-s.clientDone:
+			s.clientDone = nil
+			s.clientGone = true
+			s.refreshAt = nil
+			if err != nil && !errors.Is(err, errClientGone) {
+				s.log.Warn("client stream failed", "err", err)
+			}
+			if s.p.inFlight() > 0 {
 				// Let the server answer what it was asked before its stdin closes,
 				// as a direct connection would for a client that reads on.
-				log.Debug("client closed its input; waiting for answers in flight", "requests", p.inFlight())
-				drainEnd = time.Now().Add(grace)
+				s.log.Debug("client closed its input; waiting for answers in flight", "requests", s.p.inFlight())
+				s.drainEnd = time.Now().Add(s.grace)
 				t := time.NewTicker(10 * time.Millisecond)
 				defer t.Stop()
-				drainTick = t.C
+				s.drainTick = t.C
 				continue
 			}
-			log.Debug("client closed the session; closing the server's stdin", "grace", grace)
-			closeStdin()
-			termAt = time.After(grace)
-		case <-drainTick:
-			if p.inFlight() > 0 && time.Now().Before(drainEnd) {
+			s.log.Debug("client closed the session; closing the server's stdin", "grace", s.grace)
+			s.closeStdin()
+			s.termAt = time.After(s.grace)
+		case <-s.drainTick:
+			if s.p.inFlight() > 0 && time.Now().Before(s.drainEnd) {
 				continue
 			}
-			drainTick = nil
-			closeStdin()
-			termAt = time.After(grace)
-		case err := <-serverRd:
+			s.drainTick = nil
+			s.closeStdin()
+			s.termAt = time.After(s.grace)
+		case err := <-s.serverRd:
 			// stdout closed while the child lives: it may still exit on its own.
-			serverRd = nil
+			s.serverRd = nil
 			if err != nil && !errors.Is(err, errClientGone) {
-				log.Warn("server stream failed", "err", err)
+				s.log.Warn("server stream failed", "err", err)
 			}
 			if errors.Is(err, errClientGone) {
-				closeStdin()
-				termAt = time.After(grace)
+				s.clientGone = true
+				s.closeStdin()
+				s.termAt = time.After(s.grace)
 			}
-		case sig := <-o.Signals:
-			s, ok := sig.(syscall.Signal)
+		case <-s.refreshAt:
+			s.refreshAt = nil
+			s.timedRestart(ctx)
+		case r := <-s.p.authFailed:
+			s.forcedRestart(ctx, r)
+		case sig := <-s.o.Signals:
+			sg, ok := sig.(syscall.Signal)
 			if !ok {
 				continue
 			}
-			log.Debug("forwarding signal to the server", "signal", s)
-			c.signalGroup(s)
-			if killAt == nil {
-				killAt = time.After(grace)
+			s.log.Debug("forwarding signal to the server", "signal", sg)
+			s.clientGone = true
+			s.refreshAt = nil
+			s.cur.signalGroup(sg)
+			if s.killAt == nil {
+				s.killAt = time.After(s.grace)
 			}
-		case <-termAt:
-			termAt = nil
-			log.Warn("server did not exit after its stdin closed; sending SIGTERM", "grace", grace)
-			c.signalGroup(syscall.SIGTERM)
-			killAt = time.After(killWait)
-		case <-killAt:
-			killAt = nil
-			log.Warn("server did not exit after SIGTERM; sending SIGKILL")
-			c.signalGroup(syscall.SIGKILL)
+		case <-s.termAt:
+			s.termAt = nil
+			s.log.Warn("server did not exit after its stdin closed; sending SIGTERM", "grace", s.grace)
+			s.cur.signalGroup(syscall.SIGTERM)
+			s.killAt = time.After(killWait)
+		case <-s.killAt:
+			s.killAt = nil
+			s.log.Warn("server did not exit after SIGTERM; sending SIGKILL")
+			s.cur.signalGroup(syscall.SIGKILL)
 		case <-ctx.Done():
-			c.signalGroup(syscall.SIGTERM)
-			if killAt == nil {
-				killAt = time.After(killWait)
+			s.clientGone = true
+			s.cur.signalGroup(syscall.SIGTERM)
+			if s.killAt == nil {
+				s.killAt = time.After(killWait)
 			}
 		}
 	}
-	closeStdin()
+}
+
+// finish cleans up after the last child exited and returns its code.
+func (s *supervisor) finish() int {
+	c := s.cur
+	s.closeStdin()
 	reapGroup(c)
 	// Deliver what the server wrote before it exited, then answer the rest.
-	if serverRd != nil {
+	if s.serverRd != nil {
 		select {
-		case <-serverRd:
+		case <-s.serverRd:
 		case <-time.After(drainWait):
 			_ = c.stdout.Close()
-			<-serverRd
+			<-s.serverRd
 		}
 	}
 	select {
-	case <-stderrDone:
+	case <-s.stderrDone:
 	case <-time.After(drainWait):
 	}
 	closeAll(c.stdout, c.stderr)
-	if n := p.failAll("server exited"); n > 0 {
-		log.Warn("server exited with requests in flight", "requests", n)
+	if n := s.p.failAll("server exited"); n > 0 {
+		s.log.Warn("server exited with requests in flight", "requests", n)
 	}
-	log.Debug("server exited", "code", c.code)
-	return c.code, nil
+	s.log.Debug("server exited", "code", c.code)
+	return c.code
 }
 
 // reapGroup ends whatever is left of the child's process group after the leader

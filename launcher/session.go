@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/identity"
@@ -13,10 +14,10 @@ import (
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
 )
 
-// TokenSource gives the access token for a server's child. force asks for a new
-// token even when the cached one is fresh.
+// TokenSource gives the access token for a server's child and when it goes
+// stale. force asks for a new token even when the cached one is fresh.
 type TokenSource interface {
-	Token(ctx context.Context, force bool) (*inject.Token, error)
+	Token(ctx context.Context, force bool) (tok *inject.Token, refreshAt time.Time, err error)
 }
 
 // Session is one `mcpwrap run`: a configured server, the credentials for it and
@@ -40,6 +41,8 @@ type Session struct {
 	// Blocked, when set, refuses the session before any token is fetched or
 	// child started: the identity check failed (DESIGN.md §4, fail closed).
 	Blocked *Block
+	// OnRestart is told when the child is replaced for a fresh token.
+	OnRestart func(reason string)
 	// Refused is told at once why the session cannot start (before Run waits for
 	// the client to leave), so the user sees it while the client is still open.
 	Refused func(error)
@@ -87,25 +90,27 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	if b := s.Blocked; b != nil {
 		return 0, s.refuse(b.Err, b.Code, b.Message, b.Data)
 	}
-	var tok *inject.Token
+	var (
+		tok       *inject.Token
+		refreshAt time.Time
+	)
 	if s.Tokens != nil {
-		t, err := s.Tokens.Token(ctx, false)
+		t, at, err := s.Tokens.Token(ctx, false)
 		if err != nil {
 			return 0, s.refuse(err, jsonrpc.CodeUnauthorized,
 				fmt.Sprintf("mcpwrap could not obtain an access token for server %q: %v", s.Server.Name, err),
 				map[string]string{"reason": "token_unavailable"})
 		}
-		tok = t
+		tok, refreshAt = t, at
 	}
 	argv, env, err := s.Prepare(tok)
 	if err != nil {
 		return 0, err
 	}
-	dir := s.Server.Cwd
-	return Run(ctx, Options{
+	o := Options{
 		Argv:            argv,
 		Env:             env,
-		Dir:             dir,
+		Dir:             s.Server.Cwd,
 		ShutdownGrace:   s.Server.ShutdownGrace,
 		MaxMessageBytes: int(s.Server.MaxMessageBytes),
 		Stdin:           s.Stdin,
@@ -114,7 +119,24 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 		Signals:         s.Signals,
 		Logger:          s.Logger,
 		Guard:           s.Guard,
-	})
+		OnRestart:       s.OnRestart,
+	}
+	if s.Tokens != nil {
+		o.RefreshAt = refreshAt
+		o.TimedRestarts = s.Server.Inject.OnExpiry != "none"
+		o.Respawn = func(ctx context.Context, force bool) (*Spawn, error) {
+			t, at, err := s.Tokens.Token(ctx, force)
+			if err != nil {
+				return nil, err
+			}
+			argv, env, err := s.Prepare(t)
+			if err != nil {
+				return nil, err
+			}
+			return &Spawn{Argv: argv, Env: env, RefreshAt: at}, nil
+		}
+	}
+	return Run(ctx, o)
 }
 
 // refuse tells the user why, answers the client until it leaves and returns the

@@ -20,12 +20,13 @@ package store
 // # Spool files
 //
 // When audit.db stays locked, a writer puts its batch into
-// audit-spool-<pid>-<16 hex>.jsonl (0600) in the state directory: one raw
-// (unsealed) record per line. The file is written under a dot-prefixed
-// temporary name, synced and renamed, so a visible spool file is always
-// complete. Every AppendAudit merges, inside its own write transaction and
-// before its own records, every spool file it can flock, oldest first, then
-// records the file's name and removes the file after the commit.
+// audit-spool-<pid>-<16 hex nanoseconds><8 hex random>.jsonl (0600) in the
+// state directory: one raw (unsealed) record per line. The file is written
+// under a dot-prefixed temporary name, synced and renamed, so a visible spool
+// file is always complete. Every AppendAudit merges, inside its own write
+// transaction and before its own records, every spool file it can flock,
+// oldest first (by the time in its name), then records the file's name and
+// removes the file after the commit.
 
 import (
 	"bufio"
@@ -39,7 +40,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -253,11 +256,11 @@ func (s *Store) SpoolAudit(pending [][]byte) (path string, err error) {
 			return "", fmt.Errorf("store: spool audit record %d: %w: a record must be one non-empty line", i, ErrInvalid)
 		}
 	}
-	var rnd [8]byte
+	var rnd [4]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return "", fmt.Errorf("store: spool audit: %w", err)
 	}
-	name := fmt.Sprintf("%s%d-%s%s", spoolPrefix, os.Getpid(), hex.EncodeToString(rnd[:]), spoolSuffix)
+	name := fmt.Sprintf("%s%d-%016x%s%s", spoolPrefix, os.Getpid(), spoolClock(), hex.EncodeToString(rnd[:]), spoolSuffix)
 	path = filepath.Join(s.dir, name)
 	tmp := filepath.Join(s.dir, "."+name+".tmp")
 	if err := writeSpool(tmp, pending); err != nil {
@@ -292,6 +295,33 @@ func writeSpool(path string, pending [][]byte) error {
 	return err
 }
 
+var (
+	spoolClockMu   sync.Mutex
+	spoolClockLast int64
+)
+
+// spoolClock returns the wall clock in nanoseconds, strictly increasing
+// within the process, so that a process's spool files sort in the order it
+// wrote them even when the clock steps back or two fall in one tick.
+func spoolClock() int64 {
+	spoolClockMu.Lock()
+	defer spoolClockMu.Unlock()
+	spoolClockLast = max(time.Now().UnixNano(), spoolClockLast+1)
+	return spoolClockLast
+}
+
+// spoolTime is when a spool file was written: the time in its name, else
+// its modification time.
+func spoolTime(name string, mod time.Time) int64 {
+	rest := strings.TrimSuffix(strings.TrimPrefix(name, spoolPrefix), spoolSuffix)
+	if _, stamp, ok := strings.Cut(rest, "-"); ok && len(stamp) >= 16 {
+		if n, err := strconv.ParseInt(stamp[:16], 16, 64); err == nil {
+			return n
+		}
+	}
+	return mod.UnixNano()
+}
+
 // syncDir makes a rename durable where the platform allows it; failure only
 // weakens durability after a power cut, so it is not reported.
 func syncDir(dir string) {
@@ -314,7 +344,7 @@ func (s *Store) AuditSpoolFiles() ([]string, error) {
 	return out, nil
 }
 
-// spoolNames lists spool files, oldest first (modification time, then name).
+// spoolNames lists spool files, oldest first (see spoolTime), then by name.
 func (s *Store) spoolNames() ([]string, error) {
 	des, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -322,7 +352,7 @@ func (s *Store) spoolNames() ([]string, error) {
 	}
 	type spool struct {
 		name string
-		mod  time.Time
+		at   int64
 	}
 	var list []spool
 	for _, de := range des {
@@ -334,11 +364,11 @@ func (s *Store) spoolNames() ([]string, error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		list = append(list, spool{n, fi.ModTime()})
+		list = append(list, spool{n, spoolTime(n, fi.ModTime())})
 	}
 	sort.Slice(list, func(i, j int) bool {
-		if !list[i].mod.Equal(list[j].mod) {
-			return list[i].mod.Before(list[j].mod)
+		if list[i].at != list[j].at {
+			return list[i].at < list[j].at
 		}
 		return list[i].name < list[j].name
 	})

@@ -69,7 +69,7 @@ func newTestEnv(t *testing.T, opts ...Option) *testEnv {
 	dir := filepath.Join(t.TempDir(), "state")
 	env := &testEnv{dir: dir, logs: &syncBuffer{}, clock: &fakeClock{t: epoch}, unchecked: map[string]bool{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, nil))
-	all := append([]Option{WithTimeout(2 * time.Second), WithClock(env.clock.Now)}, opts...)
+	all := append([]Option{WithTimeout(10 * time.Second), WithClock(env.clock.Now)}, opts...)
 	s, err := Open(dir, logger, all...)
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,9 @@ func main() {
 	}
 }
 
+// initialized is 0 before initialize, 1 after it, 2 after notifications/initialized.
+var initialized int
+
 func handle(out *bufio.Writer, line []byte) {
 	var m struct {
 		ID     json.RawMessage `json:"id"`
@@ -81,6 +84,17 @@ func handle(out *bufio.Writer, line []byte) {
 		return
 	}
 	switch {
+	case m.Method == "initialize":
+		initialized = 1
+	case m.Method == "notifications/initialized":
+		initialized = 2
+		return
+	}
+	switch {
+	case m.Method == "pid":
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"pid":%d,"initialized":%d}}`+"\n", m.ID, os.Getpid(), initialized)
+	case m.Method == "call" && os.Getenv("HELPER_REJECT") == "1":
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32001,"message":"Error POSTing to endpoint (HTTP 401): invalid_token"}}`+"\n", m.ID)
 	case m.Method == "die":
 		code, _ := strconv.Atoi(string(m.Params))
 		os.Exit(code)

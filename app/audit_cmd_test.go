@@ -1,0 +1,264 @@
+package app
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/mcpwrap/mcpwrap/audit"
+	"github.com/mcpwrap/mcpwrap/store"
+)
+
+// syncBuf is a goroutine-safe output buffer.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runAudit runs `mcpwrap --state-dir dir args...` with the audit command
+// (registered here so the test does not depend on commands()).
+func runAudit(t *testing.T, dir string, sigs chan os.Signal, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	out, errb := &syncBuf{}, &syncBuf{}
+	if sigs == nil {
+		sigs = make(chan os.Signal)
+	}
+	e := &env{io: IO{Stdout: out, Stderr: errb, Signals: sigs}, log: slog.New(slog.DiscardHandler)}
+	a := &cli.App{
+		Name: "mcpwrap", Flags: globalFlags(), Writer: out, ErrWriter: errb,
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return withCode(ExitUsage, err)
+		},
+		Commands: []*cli.Command{auditCommand(e)},
+	}
+	err := a.Run(append([]string{"mcpwrap", "--state-dir", dir}, args...))
+	code = report(errb, err)
+	return out.String(), errb.String(), code
+}
+
+func seedAudit(t *testing.T) (dir string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "state")
+	st, err := store.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	w := audit.NewWriter(st)
+	w.Write(audit.Entry{Time: now.Add(-48 * time.Hour), Event: audit.EventSessionStart, Principal: "alice", Server: "demo"})
+	w.Write(audit.Entry{Time: now.Add(-48 * time.Hour), Event: audit.EventRequest, Principal: "alice", ReportedActor: "helper",
+		Server: "demo", Method: "tools/call", Tool: "echo", Decision: audit.DecisionAllow, Outcome: audit.OutcomeSuccess, DurationMS: 1.25})
+	w.Write(audit.Entry{Time: now.Add(-time.Minute), Event: audit.EventRequest, Principal: "bob",
+		Server: "files", Method: "tools/call", Tool: "rm", Decision: audit.DecisionDeny, Outcome: audit.OutcomeDenied, Reason: "tool_not_allowed"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestAuditListing(t *testing.T) {
+	dir := seedAudit(t)
+	out, errOut, code := runAudit(t, dir, nil, "audit")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "TIME") {
+		t.Fatalf("table:\n%s", out)
+	}
+	for _, col := range []string{"PRINCIPAL", "ACTOR", "SERVER", "METHOD", "TOOL", "DECISION", "OUTCOME", "MS"} {
+		if !strings.Contains(lines[0], col) {
+			t.Errorf("header lacks %s: %s", col, lines[0])
+		}
+	}
+	if f := strings.Fields(lines[2]); len(f) != 9 || f[1] != "alice" || f[2] != "helper" || f[5] != "echo" || f[8] != "1.2" && f[8] != "1.3" {
+		t.Errorf("row %q", lines[2])
+	}
+	if !strings.Contains(lines[1], "session_start") {
+		t.Errorf("session event row %q", lines[1])
+	}
+
+	tests := []struct {
+		args []string
+		want []string // principals, in order
+	}{
+		{[]string{"--principal", "bob"}, []string{"bob"}},
+		{[]string{"--server", "demo", "--event", "request"}, []string{"alice"}},
+		{[]string{"--decision", "deny"}, []string{"bob"}},
+		{[]string{"--since", "1h"}, []string{"bob"}},
+		{[]string{"--since", time.Now().Add(-72 * time.Hour).UTC().Format(time.RFC3339)}, []string{"alice", "alice", "bob"}},
+		{[]string{"--limit", "2"}, []string{"alice", "bob"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, errOut, code := runAudit(t, dir, nil, append([]string{"audit", "--json"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var got []audit.Entry
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("not a JSON array: %v\n%s", err, out)
+			}
+			var ps []string
+			for _, e := range got {
+				ps = append(ps, e.Principal)
+			}
+			if strings.Join(ps, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("principals %v, want %v", ps, tt.want)
+			}
+		})
+	}
+
+	out, _, _ = runAudit(t, dir, nil, "audit", "--json", "--principal", "nobody")
+	if strings.TrimSpace(out) != "[]" {
+		t.Errorf("no match: %q, want []", out)
+	}
+}
+
+func TestAuditUsageErrors(t *testing.T) {
+	dir := seedAudit(t)
+	for _, args := range [][]string{
+		{"audit", "--decision", "maybe"},
+		{"audit", "--event", "boot"},
+		{"audit", "--since", "yesterday"},
+		{"audit", "--limit", "-1"},
+		{"audit", "bogus"},
+		{"audit", "export", "--format", "csv"},
+		{"audit", "prune"},
+		{"audit", "prune", "--older-than", "soon"},
+	} {
+		_, errOut, code := runAudit(t, dir, nil, args...)
+		if code != ExitUsage || !strings.HasPrefix(errOut, "mcpwrap: error: ") {
+			t.Errorf("%v: exit %d, stderr %q; want 64 and an error line", args, code, errOut)
+		}
+	}
+}
+
+func TestAuditExport(t *testing.T) {
+	dir := seedAudit(t)
+	out, errOut, code := runAudit(t, dir, nil, "audit", "export", "--format", "jsonl")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines:\n%s", len(lines), out)
+	}
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if m["seq"] != float64(i+1) || len(m["hash"].(string)) != 64 || m["prev_hash"] == nil {
+			t.Errorf("line %d lacks seq/hash: %s", i, l)
+		}
+	}
+	out, _, _ = runAudit(t, dir, nil, "audit", "export", "--since", "1h")
+	if n := strings.Count(out, "\n"); n != 1 {
+		t.Errorf("--since 1h exported %d lines", n)
+	}
+}
+
+func TestAuditVerifyAndPrune(t *testing.T) {
+	dir := seedAudit(t)
+	out, errOut, code := runAudit(t, dir, nil, "audit", "verify")
+	if code != 0 || out != "ok: 3 entries, chain intact\n" {
+		t.Fatalf("verify: exit %d, %q %q", code, out, errOut)
+	}
+
+	out, errOut, code = runAudit(t, dir, nil, "audit", "prune", "--older-than", "1d")
+	if code != 0 || out != "pruned 2 entries older than 1d\n" {
+		t.Fatalf("prune: exit %d, %q %q", code, out, errOut)
+	}
+	if out, _, code := runAudit(t, dir, nil, "audit", "verify"); code != 0 || out != "ok: 1 entries, chain intact\n" {
+		t.Fatalf("verify after prune: exit %d, %q", code, out)
+	}
+
+	// Alter the remaining entry in the file.
+	db, err := bolt.Open(filepath.Join(dir, "audit.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		k := make([]byte, 8)
+		binary.BigEndian.PutUint64(k, 3)
+		return b.Put(k, bytes.Replace(b.Get(k), []byte(`"deny"`), []byte(`"allow"`), 1))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runAudit(t, dir, nil, "audit", "verify")
+	if code != 1 {
+		t.Fatalf("verify of an altered log: exit %d", code)
+	}
+	if !strings.HasPrefix(errOut, "mcpwrap: error: audit chain broken at seq 3: ") {
+		t.Errorf("stderr %q", errOut)
+	}
+	var bad audit.Entry
+	if err := json.Unmarshal([]byte(out), &bad); err != nil || bad.Seq != 3 {
+		t.Errorf("stdout should carry the bad entry: %q", out)
+	}
+}
+
+func TestAuditFollow(t *testing.T) {
+	dir := seedAudit(t)
+	sigs := make(chan os.Signal, 1)
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, code := runAudit(t, dir, sigs, "audit", "--follow", "--json", "--principal", "carol")
+		done <- result{out, code}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	st, err := store.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := audit.NewWriter(st)
+	w.Write(audit.Entry{Event: audit.EventRequest, Principal: "carol", Tool: "echo"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * audit.FollowInterval)
+	sigs <- os.Interrupt
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Fatalf("exit %d", r.code)
+		}
+		var e audit.Entry
+		if err := json.Unmarshal([]byte(r.out), &e); err != nil || e.Principal != "carol" || e.Seq != 4 {
+			t.Fatalf("followed %q", r.out)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("follow did not stop on a signal")
+	}
+}

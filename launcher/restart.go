@@ -1,0 +1,335 @@
+package launcher
+
+// Session continuity (DESIGN.md §8). A child holds the access token it was
+// started with; tokens are short-lived and sessions are not. Before the token
+// goes stale, and once when the upstream rejects it, the supervisor starts a new
+// child with a fresh token, replays the client's recorded handshake to it
+// (swallowing the replayed answer), holds client requests while it swaps, and
+// retires the old child. The client sees one session throughout.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
+)
+
+const (
+	// handshakeTimeout bounds the replayed initialize of a new child.
+	handshakeTimeout = 30 * time.Second
+	// idleWait is how long a timed swap waits for requests in flight to finish
+	// before looking again.
+	idleWait = 50 * time.Millisecond
+	// retryLater is how soon a failed timed swap is tried again; the old child
+	// keeps serving meanwhile.
+	retryLater = 10 * time.Second
+	// authDrain bounds how long a forced restart waits for the old child's
+	// other requests to finish.
+	authDrain = 10 * time.Second
+	// authBudgetReset is how long a replacement child must have served
+	// successfully before another forced restart is allowed.
+	authBudgetReset = 30 * time.Second
+)
+
+// adopt makes c the current child: requests go to its stdin and its stdout is
+// pumped under a new generation. r is a reader already positioned on c's stdout
+// (after a replayed handshake), or nil.
+func (s *supervisor) adopt(c *child, r *jsonrpc.Reader) {
+	if r == nil {
+		r = jsonrpc.NewReader(c.stdout, s.o.MaxMessageBytes)
+	}
+	s.cur = c
+	s.p.childIn = c.stdin
+	gen := s.p.gen.Add(1)
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(s.stderr, c.stderr)
+		close(done)
+	}()
+	s.stderrDone = done
+	rd := make(chan error, 1)
+	go func() { rd <- s.p.pumpServer(r, gen) }()
+	s.serverRd = rd
+}
+
+func (s *supervisor) scheduleRefresh(at time.Time) {
+	if at.IsZero() || !s.o.TimedRestarts || s.o.Respawn == nil {
+		s.refreshAt = nil
+		return
+	}
+	s.refreshAt = time.After(max(time.Until(at), 0))
+}
+
+// timedRestart swaps the child before its token goes stale, as soon as no
+// request is in flight.
+func (s *supervisor) timedRestart(ctx context.Context) {
+	if s.clientGone {
+		return
+	}
+	if s.p.inFlightSent() > 0 {
+		s.refreshAt = time.After(idleWait)
+		return
+	}
+	if err := s.swap(ctx, false, true, "token refresh"); err != nil {
+		s.log.Warn("could not start a server with a fresh token; the current one keeps serving", "err", err, "retry_in", retryLater)
+		s.refreshAt = time.After(retryLater)
+	}
+}
+
+// forcedRestart handles an upstream that rejected the child's token: one
+// restart with a force-refreshed token, then the held requests are sent again.
+// When that is not possible the held requests get the upstream's answer.
+func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
+	s.p.authRetries.Store(0)
+	s.log.Warn("the upstream rejected the server's token; restarting it with a fresh token", "method", first.Method)
+	err := s.swap(ctx, true, false, "upstream rejected the token")
+	// Everything held for a retry is pending and not sent.
+	var held []*Pending
+	s.p.pendingMu.Lock()
+	for _, pd := range s.p.pending {
+		if !pd.sent.Load() && pd.Response != nil {
+			held = append(held, pd)
+		}
+	}
+	s.p.pendingMu.Unlock()
+	for range len(s.p.authFailed) {
+		<-s.p.authFailed
+	}
+	if err != nil {
+		s.log.Error("could not restart the server with a fresh token; the client gets the upstream's error", "err", err)
+		for _, pd := range held {
+			if p := s.p.take(pd.ID); p != nil {
+				_ = s.p.toClient(p.Response)
+				if s.p.guard != nil {
+					s.p.guard.Finish(p, Outcome{Result: "error", Code: jsonrpc.CodeUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
+				}
+			}
+		}
+		return
+	}
+	for _, pd := range held {
+		pd.Response = nil
+		if err := s.p.send(pd.Raw, pd); err != nil {
+			s.p.serverGone(&jsonrpc.Message{Kind: jsonrpc.KindRequest, ID: pd.ID})
+		}
+	}
+	go s.resetAuthBudget()
+}
+
+// resetAuthBudget allows another forced restart once the replacement child
+// has answered successfully for a while.
+func (s *supervisor) resetAuthBudget() {
+	since := time.Now()
+	for range time.Tick(time.Second) {
+		if s.p.authRetries.Load() > 0 {
+			return
+		}
+		last := time.Unix(0, s.p.lastSuccess.Load())
+		if time.Since(since) >= authBudgetReset && last.After(since) {
+			s.p.authRetries.Store(1)
+			return
+		}
+	}
+}
+
+// restartAfterExit restarts a child that exited while the client was still
+// connected, once, with a force-refreshed token: the usual reason a server
+// holding an injected token dies is that the upstream rejected it.
+func (s *supervisor) restartAfterExit(ctx context.Context) bool {
+	if s.clientGone || s.o.Respawn == nil || s.failRestarts <= 0 {
+		return false
+	}
+	s.failRestarts--
+	old := s.cur
+	s.log.Warn("server exited unexpectedly; restarting it once with a fresh token", "code", old.code)
+	if s.serverRd != nil {
+		select {
+		case <-s.serverRd:
+		case <-time.After(drainWait):
+		}
+	}
+	reapGroup(old)
+	s.p.failAll("server exited; mcpwrap restarted it, send the request again")
+	if err := s.swap(ctx, true, false, "server exited"); err != nil {
+		s.log.Error("could not restart the server", "err", err)
+		s.cur = old
+		return false
+	}
+	return true
+}
+
+// swap starts a replacement child, replays the handshake and makes it
+// current while client requests wait. waitIdle makes it give up (to be tried
+// again) when requests are in flight.
+func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason string) error {
+	s.p.childMu.Lock()
+	defer s.p.childMu.Unlock()
+	if s.p.childIn == nil && !s.cur.exited() {
+		return errors.New("the session is shutting down")
+	}
+	if waitIdle && s.p.inFlightSent() > 0 {
+		return errors.New("requests in flight")
+	}
+	if !waitIdle && !s.cur.exited() {
+		deadline := time.Now().Add(authDrain)
+		for s.p.inFlightSent() > 0 && time.Now().Before(deadline) {
+			time.Sleep(idleWait)
+		}
+	}
+	sp, err := s.o.Respawn(ctx, force)
+	if err != nil {
+		return err
+	}
+	nc, err := startChild(sp.Argv, sp.Env, s.o.Dir)
+	if err != nil {
+		return err
+	}
+	r := jsonrpc.NewReader(nc.stdout, s.o.MaxMessageBytes)
+	if err := s.replayHandshake(nc, r); err != nil {
+		nc.signalGroup(syscall.SIGKILL)
+		go func() { io.Copy(io.Discard, nc.stderr); <-nc.done; closeAll(nc.stdin, nc.stdout, nc.stderr) }()
+		return fmt.Errorf("replay the handshake to the new server: %w", err)
+	}
+	old, oldRd, oldErr := s.cur, s.serverRd, s.stderrDone
+	s.adopt(nc, r)
+	// Requests of the old child still unanswered now would never be: a timed
+	// swap has none; a forced one waited authDrain for them.
+	if !waitIdle {
+		s.p.pendingMu.Lock()
+		var lost []*Pending
+		for k, pd := range s.p.pending {
+			if pd.sent.Load() {
+				lost = append(lost, pd)
+				delete(s.p.pending, k)
+			}
+		}
+		s.p.pendingMu.Unlock()
+		for _, pd := range lost {
+			s.p.failPending(pd, "server restarted before answering; send the request again")
+		}
+	}
+	s.scheduleRefresh(sp.RefreshAt)
+	go s.retire(old, oldRd, oldErr)
+	s.log.Info("server restarted with a fresh token", "reason", reason, "pid", nc.pid())
+	if s.o.OnRestart != nil {
+		s.o.OnRestart(reason)
+	}
+	return nil
+}
+
+// replayHandshake sends the client's recorded initialize (under an id of
+// mcpwrap's own, whose answer is swallowed) and notifications/initialized. A
+// client that never sent initialize (the stateless protocol revision) has
+// nothing to replay.
+func (s *supervisor) replayHandshake(c *child, r *jsonrpc.Reader) error {
+	if s.p.initLine == nil {
+		return nil
+	}
+	id := fmt.Sprintf(`"mcpwrap-replay-%d"`, s.p.gen.Load()+1)
+	line, err := withID(s.p.initLine, id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.stdin.Write(line); err != nil {
+		return err
+	}
+	answered := make(chan error, 1)
+	go func() {
+		for {
+			l, err := r.Next()
+			if err != nil {
+				answered <- fmt.Errorf("server closed its output: %w", err)
+				return
+			}
+			m, err := jsonrpc.Parse(l, false)
+			if err != nil || m.Kind != jsonrpc.KindResponse || jsonrpc.IDKey(m.ID) != id {
+				continue // startup chatter the client has already seen once
+			}
+			if m.Error != nil {
+				answered <- fmt.Errorf("initialize failed: %s", bytes.TrimSpace(m.Error))
+				return
+			}
+			answered <- nil
+			return
+		}
+	}()
+	select {
+	case err := <-answered:
+		if err != nil {
+			return err
+		}
+	case <-time.After(handshakeTimeout):
+		return fmt.Errorf("no answer to initialize within %v", handshakeTimeout)
+	case <-c.done:
+		return errors.New("the new server exited during the handshake")
+	}
+	if s.p.initializedLine != nil {
+		if _, err := c.stdin.Write(s.p.initializedLine); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retire ends an old child the way a session end would: stdin closed, grace,
+// SIGTERM, SIGKILL, and no grandchild left behind.
+func (s *supervisor) retire(c *child, stdoutDone <-chan error, stderrDone <-chan struct{}) {
+	_ = c.stdin.Close()
+	select {
+	case <-c.done:
+	case <-time.After(s.grace):
+		c.signalGroup(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(killWait):
+			c.signalGroup(syscall.SIGKILL)
+			<-c.done
+		}
+	}
+	reapGroup(c)
+	// Let the pumps read what the old child wrote last, then free the pipes.
+	if stdoutDone != nil {
+		select {
+		case <-stdoutDone:
+		case <-time.After(drainWait):
+		}
+	}
+	select {
+	case <-stderrDone:
+	case <-time.After(drainWait):
+	}
+	closeAll(c.stdout, c.stderr)
+}
+
+// withID re-encodes a request with another id.
+func withID(line []byte, id string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(line, &m); err != nil {
+		return nil, err
+	}
+	m["id"] = json.RawMessage(id)
+	b, err := json.Marshal(m)
+	return append(b, '\n'), err
+}
+
+// isAuthFailure recognises an upstream's refusal of the token: mcp-remote
+// answers -32001 mentioning HTTP 401 or invalid_token.
+func isAuthFailure(errRaw []byte) bool {
+	var e struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(errRaw, &e) != nil {
+		return false
+	}
+	msg := strings.ToLower(e.Message)
+	mentions := strings.Contains(msg, "401") || strings.Contains(msg, "invalid_token") || strings.Contains(msg, "unauthorized")
+	return mentions && (e.Code == jsonrpc.CodeUnauthorized || e.Code == -32603 || e.Code == -32000)
+}

@@ -1,0 +1,143 @@
+package launcher
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestTimedRestartKeepsTheSession(t *testing.T) {
+	var spawns atomic.Int32
+	refresh := 400 * time.Millisecond
+	var restarts atomic.Int32
+	o := Options{
+		RefreshAt:     time.Now().Add(refresh),
+		TimedRestarts: true,
+		Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+			spawns.Add(1)
+			return &Spawn{Argv: []string{helperBin}, RefreshAt: time.Now().Add(refresh)}, nil
+		},
+		OnRestart: func(string) { restarts.Add(1) },
+	}
+	s := start(t, o)
+	s.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}`)
+	if m := s.recv(); m["id"].(float64) != 1 {
+		t.Fatalf("initialize answer: %v", m)
+	}
+	s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	pids := map[float64]bool{}
+	deadline := time.Now().Add(5 * refresh)
+	for i := 2; time.Now().Before(deadline); i++ {
+		s.send(`{"jsonrpc":"2.0","id":` + itoa(i) + `,"method":"pid"}`)
+		m := s.recv()
+		if m["id"].(float64) != float64(i) {
+			t.Fatalf("call %d got %v (a replayed initialize answer must be swallowed)", i, m)
+		}
+		res := m["result"].(map[string]any)
+		if res["initialized"].(float64) != 2 {
+			t.Fatalf("server %v did not get the replayed handshake: %v", res["pid"], res)
+		}
+		pids[res["pid"].(float64)] = true
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(pids) < 3 || restarts.Load() < 2 {
+		t.Fatalf("served by %d servers with %d restarts over 5 token lifetimes; want several", len(pids), restarts.Load())
+	}
+	s.in.Close()
+	s.wait(10 * time.Second)
+	for pid := range pids {
+		if processAlive(int(pid)) {
+			t.Errorf("server %v outlived the session", pid)
+		}
+	}
+}
+
+func TestRejectedTokenCausesOneForcedRestart(t *testing.T) {
+	var forced atomic.Int32
+	o := Options{
+		Env: envWith("HELPER_REJECT=1"),
+		Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+			if force {
+				forced.Add(1)
+			}
+			// The fresh token works: the new server accepts calls.
+			return &Spawn{Argv: []string{helperBin}, Env: envWith("HELPER_REJECT=0")}, nil
+		},
+	}
+	s := start(t, o)
+	s.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`)
+	s.recv()
+	s.send(`{"jsonrpc":"2.0","id":2,"method":"call","params":{"x":1}}`)
+	m := s.recv()
+	if m["id"].(float64) != 2 || m["error"] != nil {
+		t.Fatalf("call after the forced restart: %v", m)
+	}
+	if forced.Load() != 1 {
+		t.Fatalf("forced refreshes = %d, want 1", forced.Load())
+	}
+}
+
+func TestRejectedAgainGivesUpWithTheUpstreamError(t *testing.T) {
+	var forced atomic.Int32
+	o := Options{
+		Env: envWith("HELPER_REJECT=1"),
+		Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+			forced.Add(1)
+			return &Spawn{Argv: []string{helperBin}, Env: envWith("HELPER_REJECT=1")}, nil
+		},
+	}
+	s := start(t, o)
+	s.send(`{"jsonrpc":"2.0","id":2,"method":"call"}`)
+	if m := s.recv(); errCode(t, m) != -32001 {
+		t.Fatalf("want the upstream's -32001 after one retry, got %v", m)
+	}
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"call"}`)
+	if m := s.recv(); errCode(t, m) != -32001 {
+		t.Fatalf("second call: %v", m)
+	}
+	if forced.Load() != 1 {
+		t.Fatalf("restarts = %d, want exactly 1", forced.Load())
+	}
+}
+
+func envWith(kv ...string) []string {
+	return append([]string{"PATH=/usr/bin:/bin"}, kv...)
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+func TestUnexpectedExitRestartsOnceThenGivesUp(t *testing.T) {
+	var forced atomic.Int32
+	o := Options{
+		Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+			forced.Add(1)
+			return &Spawn{Argv: []string{helperBin}}, nil
+		},
+	}
+	s := start(t, o)
+	s.send(`{"jsonrpc":"2.0","id":"a","method":"die","params":9}`)
+	if m := s.recv(); errCode(t, m) != -32000 {
+		t.Fatalf("request that killed the server: %v", m)
+	}
+	s.send(`{"jsonrpc":"2.0","id":"b","method":"pid"}`)
+	if m := s.recv(); m["id"] != "b" || m["result"] == nil {
+		t.Fatalf("restarted server did not answer: %v", m)
+	}
+	s.send(`{"jsonrpc":"2.0","id":"c","method":"die","params":4}`)
+	if m := s.recv(); errCode(t, m) != -32000 {
+		t.Fatalf("second death: %v", m)
+	}
+	if r := s.wait(10 * time.Second); r.code != 4 {
+		t.Fatalf("exit code %d, want 4 (the second server's) after giving up", r.code)
+	}
+	if forced.Load() != 1 {
+		t.Fatalf("restarts = %d, want 1", forced.Load())
+	}
+}
