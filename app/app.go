@@ -120,6 +120,13 @@ func commands(e *env) []*cli.Command {
 		principalsCommand(e),
 		metricsCommand(e),
 		auditCommand(e),
+		installCommand(e),
+		uninstallCommand(e),
+		importCommand(e),
+		doctorCommand(e),
+		execCommand(e),
+		completionCommand(e),
+		docsCommand(e),
 	}
 }
 

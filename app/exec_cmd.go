@@ -1,0 +1,217 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/inject"
+	"github.com/mcpwrap/mcpwrap/policy"
+	"github.com/mcpwrap/mcpwrap/secret"
+	"github.com/mcpwrap/mcpwrap/store"
+)
+
+func execCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a command with a server's injected environment; the raw token is masked in its output",
+		ArgsUsage: "<server> [-- command args...]",
+		Description: "The command gets exactly the environment the server would get from `mcpwrap run`:\n" +
+			"the server's env, and for a server with OAuth the access token under the injection\n" +
+			"names (MCPWRAP_ACCESS_TOKEN, AUTHORIZATION, ...). Without a command, $SHELL starts.\n\n" +
+			"On a terminal the command runs under a pseudo-terminal (window size changes are\n" +
+			"passed on); otherwise its output goes through pipes. Either way every occurrence of the\n" +
+			"raw token in its output is shown as <mcpwrap:token:FINGERPRINT>. Exits with the\n" +
+			"command's exit code (128+N when signal N ended it).\n\n" +
+			"Example: mcpwrap exec github -- sh -c 'curl -sH \"Authorization: $AUTHORIZATION\" https://api.github.com/user'",
+		BashComplete: e.completeServers,
+		Action: func(c *cli.Context) error {
+			name, err := serverArg(c)
+			if err != nil {
+				return err
+			}
+			argv := c.Args().Tail()
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
+			}
+			env, masks, kinds, err := e.execEnv(c, name)
+			if err != nil {
+				return err
+			}
+			if len(argv) == 0 {
+				sh := os.Getenv("SHELL")
+				if sh == "" {
+					sh = "/bin/sh"
+				}
+				argv = []string{sh}
+			}
+			path, err := exec.LookPath(argv[0])
+			if err != nil {
+				return withCode(127, fmt.Errorf("exec: %s: command not found", argv[0]))
+			}
+			cmd := &exec.Cmd{Path: path, Args: argv, Env: env}
+			var code int
+			if f, ok := e.io.Stdin.(*os.File); ok && isTerminal(f) && ptySupported {
+				code, err = e.execPTY(c, cmd, f, masks, kinds)
+			} else {
+				code, err = e.execPipes(cmd, masks, kinds)
+			}
+			if err != nil {
+				return withCode(ExitInternal, fmt.Errorf("exec %s: %w", argv[0], err))
+			}
+			if code != 0 {
+				return childExit(code)
+			}
+			return nil
+		},
+	}
+}
+
+// execEnv checks that this principal may use the server, gets its token and
+// builds the child's environment. It returns the secrets to mask.
+func (e *env) execEnv(c *cli.Context, name string) ([]string, []secret.Value, []string, error) {
+	cfg, err := e.loadConfig(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srv, err := cfg.Server(name)
+	if err != nil {
+		return nil, nil, nil, withCode(ExitConfig, err)
+	}
+	st, err := e.openStore(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := e.execAllowed(cfg, st, name); err != nil {
+		return nil, nil, nil, err
+	}
+	var tok *inject.Token
+	var masks []secret.Value
+	var kinds []string
+	if srv.OAuth != nil {
+		src, err := e.oauthSource(c, srv, st)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		t, err := src.Token(c.Context, false)
+		if err != nil {
+			return nil, nil, nil, authErr(err)
+		}
+		tok = &inject.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresAt: t.Expiry, Scopes: t.Scopes}
+		masks, kinds = append(masks, t.AccessToken), append(kinds, "token")
+		// An env: client secret is in this process's environment and so in
+		// the child's unless it is an MCPWRAP_* variable: mask it too.
+		if ref := srv.OAuth.ClientSecret; strings.HasPrefix(ref, "env:") {
+			if v := os.Getenv(strings.TrimPrefix(ref, "env:")); v != "" {
+				masks, kinds = append(masks, secret.New(v)), append(kinds, "client_secret")
+			}
+		}
+	}
+	env, warns, err := inject.Env(os.Environ(), srv, tok)
+	if err != nil {
+		return nil, nil, nil, withCode(ExitConfig, err)
+	}
+	for _, w := range warns {
+		e.log.Warn(string(w))
+	}
+	return env, masks, kinds, nil
+}
+
+// execAllowed applies the launch checks of `mcpwrap run` that do not need a
+// session: the identity resolves, the principal is not suspended and the
+// server is in its ACL.
+func (e *env) execAllowed(cfg *config.Config, st *store.Store, server string) error {
+	id, err := identity.Resolve(os.Getenv, cfg.Deployment, st, time.Now())
+	var refusal *identity.Refusal
+	switch {
+	case errors.As(err, &refusal):
+		return withCode(ExitRefused, refusal, refusal.Hint)
+	case err != nil:
+		return withCode(ExitInternal, err)
+	}
+	req := policy.Request{Principal: id.Principal, Authenticated: true, Server: server, Method: "initialize"}
+	if p, err := st.GetPrincipal(id.Principal); err == nil && p.Suspended {
+		req.Suspended = true
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return withCode(ExitInternal, err)
+	}
+	if d := policy.New(cfg.Deployment, cfg.Principals, nil).Decide(req); !d.Allow {
+		return withCode(ExitRefused, errors.New(d.Message))
+	}
+	return nil
+}
+
+// execPipes runs cmd with its output piped through the masks. Signals sent to
+// mcpwrap are passed on to the command.
+func (e *env) execPipes(cmd *exec.Cmd, masks []secret.Value, kinds []string) (int, error) {
+	stdout := newMaskWriter(e.io.Stdout, maskHold, kinds, masks)
+	stderr := newMaskWriter(e.io.Stderr, maskHold, kinds, masks)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.io.Stdin, stdout, stderr
+	// A stdin that is not a file is copied by a goroutine that may block on a
+	// reader that never ends; do not wait for it long after the exit.
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	stop := e.forwardSignals(cmd.Process.Pid, false)
+	err := cmd.Wait()
+	stop()
+	stdout.Close()
+	stderr.Close()
+	return exitCode(err)
+}
+
+// forwardSignals passes mcpwrap's signals to pid (to its process group when
+// group) until stop is called.
+func (e *env) forwardSignals(pid int, group bool) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-e.io.Signals:
+				if sig, ok := s.(syscall.Signal); ok {
+					target := pid
+					if group {
+						target = -pid
+					}
+					_ = syscall.Kill(target, sig)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// exitCode turns Wait's result into the command's exit code: its own code, or
+// 128+N when signal N ended it.
+func exitCode(err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		if errors.Is(err, exec.ErrWaitDelay) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ee.ExitCode(), nil
+}
+
+var _ io.Closer = (*maskWriter)(nil)
