@@ -71,7 +71,7 @@ func tokensCommand(e *env) *cli.Command {
 						e.log.Info(fmt.Sprintf("created principal %q (kind agent)", p))
 					}
 					if c.Bool("json") {
-						return writeJSON(e.io.Stdout, map[string]any{"id": id, "type": typ, "principal": p, "token": raw.Reveal(), "expires_at": expires})
+						return writeJSON(e.io.Stdout, map[string]any{"id": id, "type": typ, "principal": p, "token": raw.Reveal(), "expires_at": timePtr(expires)})
 					}
 					fmt.Fprintf(e.io.Stdout, "token id:  %s\nprincipal: %s\n", id, p)
 					if !expires.IsZero() {

@@ -84,6 +84,27 @@ type proxy struct {
 	authFailed      chan *Pending
 	gen             atomic.Int64 // generation of the current child
 	lastSuccess     atomic.Int64 // unix nanos of the last successful response
+
+	// turn is held while one client message is judged and answered; ended,
+	// once set (under turn), makes the client pump ignore what comes after the
+	// session ended, so nothing is answered without an audit entry.
+	turn  sync.Mutex
+	ended atomic.Bool
+}
+
+// end stops the handling of client messages. It waits (up to limit) for the
+// message being handled to finish.
+func (p *proxy) end(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for !p.turn.TryLock() {
+		if time.Now().After(deadline) {
+			p.ended.Store(true)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.ended.Store(true)
+	p.turn.Unlock()
 }
 
 func newProxy(client, stderr io.Writer, log *slog.Logger, guard Guard, max int) *proxy {
@@ -147,7 +168,14 @@ func (p *proxy) pumpClient(in io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("launcher: read client: %w", err)
 		}
-		if err := p.fromClient(line); err != nil {
+		p.turn.Lock()
+		if p.ended.Load() {
+			p.turn.Unlock()
+			return nil
+		}
+		err = p.fromClient(line)
+		p.turn.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -221,6 +221,8 @@ func (s *supervisor) finish() int {
 	case <-time.After(drainWait):
 	}
 	closeAll(c.stdout, c.stderr)
+	// From here on the client is not answered: the session is over.
+	s.p.end(killWait)
 	if n := s.p.failAll("server exited"); n > 0 {
 		s.log.Warn("server exited with requests in flight", "requests", n)
 	}
