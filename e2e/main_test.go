@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -41,6 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// The mcpwrap binary under test is built with -race, which otherwise sleeps
+	// a second at every exit; children inherit this.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	wd, err := os.Getwd()
 	if err != nil {
 		return fatalMain("getwd: %v", err)

@@ -30,6 +30,9 @@ type Reader struct {
 	buf []byte
 	// Head holds the first bytes of the last oversize line (valid until Next).
 	Head []byte
+	// Tail holds the last bytes of the last oversize line: clients that write
+	// the id last (the TypeScript SDK does) can only be answered from there.
+	Tail []byte
 	// Size is the length of the last oversize line.
 	Size int64
 }
@@ -58,25 +61,26 @@ func (r *Reader) Next() ([]byte, error) {
 		}
 		r.buf = r.buf[:0]
 		r.Head = r.Head[:0]
+		r.Tail = r.Tail[:0]
 		r.Size = 0
 		tooLong := false
 		for {
 			chunk, err := r.r.ReadSlice('\n')
-			if !tooLong {
-				if !fitsWithTerminator(r.buf, chunk, r.max) {
-					tooLong = true
-					r.Head = append(r.Head, r.buf[:min(len(r.buf), headBytes)]...)
-					if n := headBytes - len(r.Head); n > 0 {
-						r.Head = append(r.Head, chunk[:min(len(chunk), n)]...)
-					}
-					r.Size = int64(len(r.buf))
-					r.buf = r.buf[:0]
-				} else {
-					r.buf = append(r.buf, chunk...)
+			if !tooLong && !fitsWithTerminator(r.buf, chunk, r.max) {
+				tooLong = true
+				r.Head = append(r.Head, r.buf[:min(len(r.buf), headBytes)]...)
+				if n := headBytes - len(r.Head); n > 0 {
+					r.Head = append(r.Head, chunk[:min(len(chunk), n)]...)
 				}
+				r.Size = int64(len(r.buf))
+				r.keepTail(r.buf)
+				r.buf = r.buf[:0]
 			}
 			if tooLong {
 				r.Size += int64(len(chunk))
+				r.keepTail(chunk)
+			} else {
+				r.buf = append(r.buf, chunk...)
 			}
 			if err == bufio.ErrBufferFull {
 				continue
@@ -124,4 +128,16 @@ func isBlank(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// keepTail appends b to Tail, keeping only the last headBytes bytes.
+func (r *Reader) keepTail(b []byte) {
+	if len(b) >= headBytes {
+		r.Tail = append(r.Tail[:0], b[len(b)-headBytes:]...)
+		return
+	}
+	r.Tail = append(r.Tail, b...)
+	if over := len(r.Tail) - headBytes; over > 0 {
+		r.Tail = append(r.Tail[:0], r.Tail[over:]...)
+	}
 }

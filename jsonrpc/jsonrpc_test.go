@@ -85,6 +85,18 @@ func TestReaderOversizeResyncs(t *testing.T) {
 	if id, method := RecoverID(r.Head); string(id) != "99" || method != "m" {
 		t.Fatalf("RecoverID = %s %q", id, method)
 	}
+	// The TypeScript SDK writes the id last: it is found in the tail.
+	sdk := `{"method":"tools/call","params":{"arguments":{"m":"` + strings.Repeat("y", 9000) + `"}},"jsonrpc":"2.0","id":"req-7"}`
+	r2 := NewReader(strings.NewReader(sdk+"\n"), 1000)
+	if _, err := r2.Next(); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("want ErrTooLong, got %v", err)
+	}
+	if id, method := RecoverOversize(r2.Head, r2.Tail); string(id) != `"req-7"` || method != "tools/call" {
+		t.Fatalf("RecoverOversize = %s %q", id, method)
+	}
+	if r2.Size != int64(len(sdk)+1) {
+		t.Fatalf("Size = %d, want %d", r2.Size, len(sdk)+1)
+	}
 	l, err := r.Next()
 	if err != nil || string(l) != "{\"id\":1}\n" {
 		t.Fatalf("after oversize: %q %v", l, err)

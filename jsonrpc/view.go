@@ -309,6 +309,44 @@ func unquote(v []byte) (string, error) {
 	return s, nil
 }
 
+// RecoverOversize makes a best effort to find the id and method of an oversize
+// message from its first and last bytes, so the request can still be answered.
+func RecoverOversize(head, tail []byte) (id []byte, method string) {
+	id, method = RecoverID(head)
+	if id == nil {
+		id = idFromTail(tail)
+	}
+	return id, method
+}
+
+// idFromTail finds a top-level "id" member written last, as in
+// `...},"jsonrpc":"2.0","id":7}`: the last "id" key whose value runs to the
+// closing brace.
+func idFromTail(tail []byte) []byte {
+	t := bytes.TrimRight(tail, " \t\r\n")
+	if len(t) == 0 || t[len(t)-1] != '}' {
+		return nil
+	}
+	i := bytes.LastIndex(t, []byte(`"id"`))
+	if i < 0 {
+		return nil
+	}
+	j := skipSpace(t, i+4)
+	if j >= len(t) || t[j] != ':' {
+		return nil
+	}
+	j = skipSpace(t, j+1)
+	end, err := skipValue(t, j)
+	if err != nil || skipSpace(t, end) != len(t)-1 {
+		return nil
+	}
+	v := t[j:end]
+	if len(v) == 0 || (v[0] != '"' && v[0] != '-' && (v[0] < '0' || v[0] > '9')) || !json.Valid(v) {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
 // RecoverID makes a best effort to find the id of a message from its first bytes,
 // for answering an oversize request. It returns nil when none can be found.
 func RecoverID(head []byte) (id []byte, method string) {

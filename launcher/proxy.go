@@ -152,7 +152,7 @@ func (p *proxy) pumpClient(in io.Reader) error {
 	for {
 		line, err := r.Next()
 		if errors.Is(err, jsonrpc.ErrTooLong) {
-			id, method := jsonrpc.RecoverID(r.Head)
+			id, method := jsonrpc.RecoverOversize(r.Head, r.Tail)
 			p.log.Warn("client message too large, dropped", "bytes", r.Size, "limit", p.max, "method", method)
 			if id != nil {
 				msg := fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", r.Size, p.max)
@@ -324,7 +324,7 @@ func (p *proxy) pumpServer(r *jsonrpc.Reader, gen int64) error {
 	for {
 		line, err := r.Next()
 		if errors.Is(err, jsonrpc.ErrTooLong) {
-			id, _ := jsonrpc.RecoverID(r.Head)
+			id, _ := jsonrpc.RecoverOversize(r.Head, r.Tail)
 			p.log.Warn("server message too large, dropped", "bytes", r.Size, "limit", p.max)
 			if id != nil {
 				if pd := p.take(id); pd != nil {

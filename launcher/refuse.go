@@ -16,7 +16,7 @@ func Refuse(stdin io.Reader, stdout io.Writer, code int, message string, data an
 	for {
 		line, err := r.Next()
 		if errors.Is(err, jsonrpc.ErrTooLong) {
-			if id, _ := jsonrpc.RecoverID(r.Head); id != nil {
+			if id, _ := jsonrpc.RecoverOversize(r.Head, r.Tail); id != nil {
 				if _, err := stdout.Write(jsonrpc.ErrorReply(id, code, message, data)); err != nil {
 					return nil
 				}

@@ -29,6 +29,8 @@
 //     resource and its scope is the requested scope intersected with --rs-scopes
 //     (scopes outside that set are silently dropped, as real servers do);
 //   - lifetime --ttl seconds (both with and without resource).
+//   - a request with the header X-E2E-Delay-Ms: N is held N ms (at most 30000) before it is
+//     handled (and logged), to widen race windows in concurrency tests.
 //   - with --client-ca: the TLS server asks for (but does not require) a client certificate,
 //     and clients may use token_endpoint_auth_method "tls_client_auth" with
 //     tls_client_auth_subject_dn (e.g. "CN=mcpwrap-mtls") or tls_client_auth_san_dns.
@@ -246,7 +248,14 @@ provider.on('server_error', (_ctx, err) => {
 });
 
 const callback = provider.callback();
-server.on('request', callback);
+// X-E2E-Delay-Ms: N (0 < N <= 30000) on a request holds it N ms before oidc-provider sees it,
+// so tests can make a token request slow enough that concurrent launchers surely overlap it
+// (mcpwrap sends it through its `headers` option). Nothing else changes.
+server.on('request', (req, res) => {
+  const delay = Number(req.headers['x-e2e-delay-ms']);
+  if (Number.isInteger(delay) && delay > 0 && delay <= 30000) setTimeout(() => callback(req, res), delay);
+  else callback(req, res);
+});
 
 const ready = {
   issuer,
