@@ -80,6 +80,7 @@ type proxy struct {
 	initLine        []byte
 	initializedLine []byte
 	retryAuth       bool
+	remote          bool // the child is mcp-remote (see isAuthFailure)
 	authRetries     atomic.Int32 // forced restarts still allowed
 	authFailed      chan *Pending
 	gen             atomic.Int64 // generation of the current child
@@ -359,7 +360,7 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 	switch m.Kind {
 	case jsonrpc.KindResponse:
 		if pd := p.take(m.ID); pd != nil {
-			if m.Error != nil && p.retryAuth && pd.Raw != nil && p.authRetries.Load() > 0 && isAuthFailure(m.Error) {
+			if m.Error != nil && p.retryAuth && pd.Raw != nil && p.authRetries.Load() > 0 && isAuthFailure(m.Error, p.remote) {
 				// The upstream rejected the child's token: hold the answer, let
 				// the supervisor restart the child with a fresh token and send
 				// the request again.

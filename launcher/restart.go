@@ -319,9 +319,14 @@ func withID(line []byte, id string) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-// isAuthFailure recognises an upstream's refusal of the token: mcp-remote
-// answers -32001 mentioning HTTP 401 or invalid_token.
-func isAuthFailure(errRaw []byte) bool {
+// isAuthFailure recognises an upstream's refusal of the token. A local server
+// must say so (401, invalid_token, unauthorized). mcp-remote 0.15.1 does not:
+// on a 401 mid-session it starts its own OAuth discovery and registration and
+// answers the call with -32001 and whatever that flow ended in (for example
+// "Dynamic Client Registration rejected (HTTP 404)"), so for a remote child every
+// -32001 except a timeout counts, and the child is replaced before mcp-remote can
+// get as far as a browser sign-in.
+func isAuthFailure(errRaw []byte, remote bool) bool {
 	var e struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -330,6 +335,13 @@ func isAuthFailure(errRaw []byte) bool {
 		return false
 	}
 	msg := strings.ToLower(e.Message)
-	mentions := strings.Contains(msg, "401") || strings.Contains(msg, "invalid_token") || strings.Contains(msg, "unauthorized")
+	if strings.Contains(msg, "timed out") || strings.Contains(msg, "timeout") {
+		return false
+	}
+	if remote && e.Code == jsonrpc.CodeUnauthorized {
+		return true
+	}
+	mentions := strings.Contains(msg, "401") || strings.Contains(msg, "invalid_token") ||
+		strings.Contains(msg, "unauthorized") || (remote && (strings.Contains(msg, "oauth") || strings.Contains(msg, "client registration")))
 	return mentions && (e.Code == jsonrpc.CodeUnauthorized || e.Code == -32603 || e.Code == -32000)
 }

@@ -141,3 +141,24 @@ func TestUnexpectedExitRestartsOnceThenGivesUp(t *testing.T) {
 		t.Fatalf("restarts = %d, want 1", forced.Load())
 	}
 }
+
+func TestIsAuthFailure(t *testing.T) {
+	tests := []struct {
+		raw    string
+		remote bool
+		want   bool
+	}{
+		{`{"code":-32001,"message":"Error POSTing to endpoint (HTTP 401): invalid_token"}`, false, true},
+		{`{"code":-32001,"message":"mcp-remote: Dynamic Client Registration rejected (HTTP 404): 404 page not found"}`, true, true},
+		{`{"code":-32001,"message":"mcp-remote: Dynamic Client Registration rejected (HTTP 404)"}`, false, false},
+		{`{"code":-32001,"message":"Request timed out"}`, true, false},
+		{`{"code":-32602,"message":"unauthorized field"}`, false, false},
+		{`{"code":-32603,"message":"upstream said 401 Unauthorized"}`, false, true},
+		{`{"code":-32000,"message":"tool failed"}`, true, false},
+	}
+	for _, tt := range tests {
+		if got := isAuthFailure([]byte(tt.raw), tt.remote); got != tt.want {
+			t.Errorf("isAuthFailure(%s, remote=%v) = %v, want %v", tt.raw, tt.remote, got, tt.want)
+		}
+	}
+}

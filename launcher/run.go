@@ -29,6 +29,9 @@ type Options struct {
 	RefreshAt     time.Time
 	Respawn       func(ctx context.Context, force bool) (*Spawn, error)
 	TimedRestarts bool
+	// Remote says the child is mcp-remote, whose answers to a rejected token
+	// are recognised differently (see isAuthFailure).
+	Remote bool
 	// OnRestart is told of every replacement, for audit and metrics.
 	OnRestart func(reason string)
 
@@ -77,6 +80,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	s.p = newProxy(o.Stdout, s.stderr, s.log, o.Guard, o.MaxMessageBytes)
 	s.p.recordHandshake = o.Respawn != nil
 	s.p.retryAuth = o.Respawn != nil
+	s.p.remote = o.Remote
 	s.p.authRetries.Store(1)
 	s.adopt(c, nil)
 	clientDone := make(chan error, 1)

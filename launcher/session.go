@@ -120,6 +120,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 		Logger:          s.Logger,
 		Guard:           s.Guard,
 		OnRestart:       s.OnRestart,
+		Remote:          s.Server.IsRemote(),
 	}
 	if s.Tokens != nil {
 		o.RefreshAt = refreshAt
