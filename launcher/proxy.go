@@ -80,7 +80,7 @@ type proxy struct {
 	initLine        []byte
 	initializedLine []byte
 	retryAuth       bool
-	remote          bool // the child is mcp-remote (see isAuthFailure)
+	remote          bool         // the child is mcp-remote (see isAuthFailure)
 	authRetries     atomic.Int32 // forced restarts still allowed
 	authFailed      chan *Pending
 	gen             atomic.Int64 // generation of the current child
