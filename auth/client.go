@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -102,6 +104,7 @@ type Client struct {
 	http     *http.Client
 	cacheKey string
 	warnings []string
+	caPEM    []byte // the ca bundle, checked in NewClient, pooled on first use
 }
 
 // NewClient checks s and loads its CA bundle and mTLS key pair. Files are read
@@ -139,11 +142,23 @@ func NewClient(s Settings, opts ...Option) (*Client, error) {
 	}
 	c.warnings = append(c.warnings, warns...)
 
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.TLSClientConfig = tlsConf
+	caPEM := c.caPEM
 	c.http = &http.Client{
 		Transport: &endpointTransport{
-			base:    base,
+			mk: func() http.RoundTripper {
+				if caPEM != nil {
+					// System roots stay trusted next to the bundle.
+					pool, err := x509.SystemCertPool()
+					if err != nil || pool == nil {
+						pool = x509.NewCertPool()
+					}
+					pool.AppendCertsFromPEM(caPEM)
+					tlsConf.RootCAs = pool
+				}
+				base := http.DefaultTransport.(*http.Transport).Clone()
+				base.TLSClientConfig = tlsConf
+				return base
+			},
 			headers: c.s.Headers,
 			targets: endpointTargets(c.s.TokenURL, c.s.RevocationURL),
 		},
@@ -442,6 +457,11 @@ type responseInfoKey struct{}
 // endpointTransport adds the configured headers to requests for the token and
 // revocation URLs (and to nothing else), and notes each response's status.
 type endpointTransport struct {
+	// base is built by mk on the first request: building it means parsing
+	// the system roots for a ca bundle, which a launch served from the cache
+	// never needs (it is most of a cold start's CPU otherwise).
+	once    sync.Once
+	mk      func() http.RoundTripper
 	base    http.RoundTripper
 	headers map[string]string
 	targets []string
@@ -471,6 +491,11 @@ func (t *endpointTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			r.Header.Set(k, v)
 		}
 	}
+	t.once.Do(func() {
+		if t.base == nil && t.mk != nil {
+			t.base = t.mk()
+		}
+	})
 	resp, err := t.base.RoundTrip(r)
 	if info, ok := req.Context().Value(responseInfoKey{}).(*responseInfo); ok && resp != nil {
 		info.status = resp.StatusCode

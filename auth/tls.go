@@ -1,6 +1,7 @@
 package auth
 
-// File policy: the CA bundle and the mTLS pair are read once, in NewClient. A
+// File policy: the CA bundle and the mTLS pair are read and checked once, in
+// NewClient (the bundle is joined with the system roots on the first request). A
 // file that is missing, unreadable or holds no usable PEM is an error — mcpwrap
 // never falls back to plain TLS or to the system roots alone. A key file that
 // group or others may read is allowed with a warning.
@@ -22,14 +23,11 @@ func (c *Client) loadTLS() (*tls.Config, []string, error) {
 		if err != nil {
 			return nil, nil, c.fileError("ca", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
+		// Checked now (fail closed); joined with the system roots on first use.
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 			return nil, nil, c.fileError("ca", fmt.Errorf("%s holds no PEM certificate", c.s.CA))
 		}
-		conf.RootCAs = pool
+		c.caPEM = pem
 	}
 	switch {
 	case c.s.CertFile == "" && c.s.KeyFile == "":

@@ -55,7 +55,7 @@ func TestLockedFileTimesOut(t *testing.T) {
 		op   func() error
 	}{
 		{stateFileName, func() error { return env.s.Trust("/p/x.toml", strings.Repeat("0", 64)) }},
-		{stateFileName, func() error { _, err := env.s.Metrics(); return err }},
+		{stateFileName, func() error { _, err := env.s.ListPrincipals(); return err }},
 		{cacheFileName, func() error { _, err := env.s.GetToken("k"); return err }},
 		{cacheFileName, func() error {
 			return env.s.PutToken(&CachedToken{Server: "s", Key: "k", AccessToken: secret.New("t")})
@@ -215,7 +215,7 @@ func TestCorruptStateIsReportedAndUntouched(t *testing.T) {
 	}{
 		{"garbage", func(t *testing.T, env *testEnv) {
 			writeFile(t, env.path(stateFileName), bytes.Repeat([]byte{0xA5}, 16<<10))
-		}, []string{"Trust", "TrustedHash", "AddMetrics", "Metrics", "ListPrincipals", "LookupToken"}},
+		}, []string{"Trust", "TrustedHash", "EnsurePrincipal", "GetPrincipal", "ListPrincipals", "LookupToken"}},
 		// Meta pages intact, one data page damaged: bbolt opens the file and
 		// panics when it walks that page.
 		{"damaged data page", func(t *testing.T, env *testEnv) {
@@ -238,12 +238,12 @@ func TestCorruptStateIsReportedAndUntouched(t *testing.T) {
 
 			raw, _, _, _ := GenerateToken(TokenTypeStdio)
 			ops := map[string]func() error{
-				"Trust":          func() error { return env.s.Trust(hot, strings.Repeat("c", 64)) },
-				"TrustedHash":    func() error { _, _, err := env.s.TrustedHash(hot); return err },
-				"AddMetrics":     func() error { return env.s.AddMetrics(map[string]float64{"x": 1}) },
-				"Metrics":        func() error { _, err := env.s.Metrics(); return err },
-				"ListPrincipals": func() error { _, err := env.s.ListPrincipals(); return err },
-				"LookupToken":    func() error { _, err := env.s.LookupToken(TokenTypeStdio, raw, epoch); return err },
+				"Trust":           func() error { return env.s.Trust(hot, strings.Repeat("c", 64)) },
+				"TrustedHash":     func() error { _, _, err := env.s.TrustedHash(hot); return err },
+				"EnsurePrincipal": func() error { _, err := env.s.EnsurePrincipal("x", KindAgent); return err },
+				"GetPrincipal":    func() error { _, err := env.s.GetPrincipal("x"); return err },
+				"ListPrincipals":  func() error { _, err := env.s.ListPrincipals(); return err },
+				"LookupToken":     func() error { _, err := env.s.LookupToken(TokenTypeStdio, raw, epoch); return err },
 			}
 			for _, name := range tt.ops {
 				err := ops[name]()
@@ -278,7 +278,7 @@ func TestCorruptStateIsReportedAndUntouched(t *testing.T) {
 
 func TestNewerSchemaIsRefused(t *testing.T) {
 	env := newTestEnv(t)
-	if err := env.s.AddMetrics(map[string]float64{"x": 1}); err != nil {
+	if _, err := env.s.EnsurePrincipal("x", KindAgent); err != nil {
 		t.Fatal(err)
 	}
 	db, err := bolt.Open(env.path(stateFileName), 0o600, nil)
@@ -290,8 +290,8 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.s.Metrics(); err == nil || !strings.Contains(err.Error(), "schema version 2 is newer") {
-		t.Fatalf("Metrics on a newer file = %v", err)
+	if _, err := env.s.ListPrincipals(); err == nil || !strings.Contains(err.Error(), "schema version 2 is newer") {
+		t.Fatalf("ListPrincipals on a newer file = %v", err)
 	}
 }
 
@@ -328,14 +328,14 @@ func TestGateHeldTimesOut(t *testing.T) {
 	if ok, err := tryLockFile(f); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	_, err = env.s.Metrics()
+	_, err = env.s.ListPrincipals()
 	if want := fmt.Sprintf("store: open %q: locked by another process (timeout 100ms)", env.path(stateFileName)); !errors.Is(err, ErrLocked) || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
 	if err := unlockFile(f); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.s.Metrics(); err != nil {
+	if _, err := env.s.ListPrincipals(); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	// The cache file has its own gate.

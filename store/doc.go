@@ -4,7 +4,8 @@
 // # Files
 //
 //   - state.db is durable: project-file trust records, principals, principal
-//     tokens (salted hashes only, never the raw token) and metrics counters.
+//     tokens (salted hashes only, never the raw token). Metrics counters live in
+//     cache.db (written without fsync; losing them loses nothing that matters).
 //     If it cannot be read, every method returns an error wrapping ErrCorrupt
 //     and the file is left exactly as it was: durable data is never discarded.
 //   - cache.db is disposable: the OAuth access-token cache. It is the only file

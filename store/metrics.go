@@ -27,7 +27,19 @@ func (s *Store) AddMetrics(delta map[string]float64) error {
 			return fmt.Errorf("store: add metric %q: %w: name must be set and value finite", name, ErrInvalid)
 		}
 	}
-	return s.update(stateDB, func(tx *bolt.Tx) error {
+	// Counters live in the disposable cache file and are committed without
+	// fsync: every launch adds to them, and a counter is not worth a disk sync
+	// on the path to the server's first answer. A crash may lose the last
+	// increments; a corrupt cache file is rebuilt as usual.
+	return s.withDB(cacheDB, func(db *bolt.DB) error {
+		db.NoSync = true
+		defer func() { db.NoSync = false }()
+		return updateTx(db, cacheDB, s.addMetricsTx(delta))
+	})
+}
+
+func (s *Store) addMetricsTx(delta map[string]float64) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(metricsBucket)
 		if err != nil {
 			return fmt.Errorf("store: add metrics: %w", err)
@@ -45,13 +57,13 @@ func (s *Store) AddMetrics(delta map[string]float64) error {
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // Metrics returns every counter.
 func (s *Store) Metrics() (map[string]float64, error) {
 	out := map[string]float64{}
-	err := s.view(stateDB, func(tx *bolt.Tx) error {
+	err := s.view(cacheDB, func(tx *bolt.Tx) error {
 		b := tx.Bucket(metricsBucket)
 		if b == nil {
 			return nil

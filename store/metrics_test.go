@@ -67,7 +67,7 @@ func TestAddMetricsRejectsNonFinite(t *testing.T) {
 	if err := env.s.AddMetrics(nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(env.path(stateFileName)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a rejected or empty AddMetrics touched state.db")
+	if _, err := os.Stat(env.path(cacheFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a rejected or empty AddMetrics touched cache.db")
 	}
 }
