@@ -169,7 +169,7 @@ func (d *doctor) checkStore() {
 		file string
 		fn   func() error
 	}{
-		{"state.db", func() error { _, err := st.Metrics(); return err }},
+		{"state.db", func() error { _, err := st.ListPrincipals(); return err }},
 		{"cache.db", func() error { _, err := st.ListTokens(); return err }},
 		{"audit.db", func() error { _, err := st.AuditStatus(); return err }},
 	}

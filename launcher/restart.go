@@ -33,6 +33,9 @@ const (
 	// authDrain bounds how long a forced restart waits for the old child's
 	// other requests to finish.
 	authDrain = 10 * time.Second
+	// retireGrace bounds the wait between closing a retired child's stdin and
+	// SIGTERM.
+	retireGrace = time.Second
 	// authBudgetReset is how long a replacement child must have served
 	// successfully before another forced restart is allowed.
 	authBudgetReset = 30 * time.Second
@@ -282,9 +285,11 @@ func (s *supervisor) replayHandshake(c *child, r *jsonrpc.Reader) error {
 // SIGTERM, SIGKILL, and no grandchild left behind.
 func (s *supervisor) retire(c *child, stdoutDone <-chan error, stderrDone <-chan struct{}) {
 	_ = c.stdin.Close()
+	// A retired child has nothing in flight, so it need not be given the
+	// whole shutdown grace before SIGTERM.
 	select {
 	case <-c.done:
-	case <-time.After(s.grace):
+	case <-time.After(min(s.grace, retireGrace)):
 		c.signalGroup(syscall.SIGTERM)
 		select {
 		case <-c.done:
