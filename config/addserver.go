@@ -98,6 +98,10 @@ func AddServer(path string, name string, s AddServerSpec) error {
 	return nil
 }
 
+// QuoteString quotes s as a TOML basic string, for code that writes TOML
+// files as text to keep their comments.
+func QuoteString(s string) string { return tomlString(s) }
+
 // tomlString quotes s as a TOML basic string.
 func tomlString(s string) string {
 	var b strings.Builder
