@@ -12,10 +12,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/mcpwrap/mcpwrap/config"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mcpwrap/mcpwrap/config"
 )
 
 // errInlineTOML is returned for a server defined without a table header.
