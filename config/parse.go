@@ -742,6 +742,11 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 			s.Inject.OnExpiry = *r.Inject.OnExpiry
 		}
 	}
+	if s.IsRemote() && (r.Inject == nil || r.Inject.EnvNames == nil) {
+		// mcp-remote needs the token only as its header (MCPWRAP_AUTH_HEADER);
+		// it gets no other copy unless env_names asks for one.
+		s.Inject.EnvNames = []string{}
+	}
 	return s, nil
 }
 

@@ -30,13 +30,6 @@ type Token struct {
 	Scopes      []string
 }
 
-// DefaultEnvNames are the names a token is injected under when inject.env_names
-// is not set. The HTTP_HEADER_* pair is what servers written for the Enkrypt
-// gateway read.
-var DefaultEnvNames = []string{
-	"MCPWRAP_ACCESS_TOKEN", "OAUTH_ACCESS_TOKEN", "OAUTH_TOKEN_TYPE",
-	"AUTHORIZATION", "HTTP_HEADER_Authorization", "HTTP_HEADER_AUTHORIZATION",
-}
 
 // Warning is a note for the user about the environment, naming a variable but
 // never its value.
@@ -79,9 +72,11 @@ func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, 
 	}
 	var warns []Warning
 	if tok != nil && !tok.AccessToken.Empty() {
+		// nil (a Server not built by config.Load) means the defaults; an empty
+		// list, as config gives a remote server, means none.
 		injectNames := srv.Inject.EnvNames
-		if len(injectNames) == 0 {
-			injectNames = DefaultEnvNames
+		if injectNames == nil {
+			injectNames = config.DefaultEnvNames
 		}
 		for _, k := range injectNames {
 			v := tokenValue(k, tok)

@@ -115,3 +115,21 @@ func TestLocalArgv(t *testing.T) {
 		t.Fatalf("argv = %q, %v (an npx command with http in it is not remote)", argv, err)
 	}
 }
+
+func TestRemoteServerGetsTheTokenOnlyAsItsHeader(t *testing.T) {
+	srv := &config.Server{Name: "r", URL: "https://x/mcp", Inject: config.Inject{EnvNames: []string{}}}
+	tok := &Token{AccessToken: secret.New("canary-tok")}
+	env, _, err := Env([]string{"PATH=/bin"}, srv, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, env, err = Argv(srv, env, tok, "/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range env {
+		if strings.Contains(kv, "canary-tok") && !strings.HasPrefix(kv, AuthHeaderVar+"=") {
+			t.Fatalf("token in %q", kv)
+		}
+	}
+}
