@@ -27,6 +27,7 @@ type session struct {
 	log   interface{ Warn(string, ...any) }
 	// restarts counts child replacements for child_restarts_total.
 	restarts float64
+	started  bool // run began a session (sessions_total)
 }
 
 // session builds the launcher session for a configured server: identity,
@@ -113,7 +114,9 @@ func (s *session) run(ctx context.Context) (int, error) {
 	if s.Blocked != nil {
 		return s.Session.Run(ctx)
 	}
-	_ = s.st.AddMetrics(map[string]float64{"sessions_total": 1})
+	// sessions_total is stored with the other counters when the session
+	// closes: nothing is written to the store before the server starts.
+	s.started = true
 	s.guard.Event(audit.EventSessionStart, "")
 	code, err := s.Session.Run(ctx)
 	reason := "client closed"
@@ -140,12 +143,16 @@ func (s *session) close() {
 		s.audit = nil
 	}
 	c := s.guard.Counts()
+	if c == nil {
+		c = map[string]float64{}
+	}
 	if s.restarts > 0 {
-		if c == nil {
-			c = map[string]float64{}
-		}
 		c["child_restarts_total"] = s.restarts
 		s.restarts = 0
+	}
+	if s.started {
+		c["sessions_total"] = 1
+		s.started = false
 	}
 	if len(c) > 0 {
 		if err := s.st.AddMetrics(c); err != nil {

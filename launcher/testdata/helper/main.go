@@ -22,7 +22,14 @@ func main() {
 	grandchild := flag.String("grandchild", "", "start a sleeping grandchild and write its pid here")
 	askClient := flag.Bool("ask-client", false, "send a server-to-client request first")
 	termFile := flag.String("term-file", "", "write the signals received here")
+	stray := flag.Bool("stray", false, "first answer a request nobody sent (id \"nobody\")")
+	noRead := flag.Bool("no-read", false, "never read stdin; sleep until killed")
+	pidFile := flag.String("pid-file", "", "write the helper's own pid here")
 	flag.Parse()
+
+	if *pidFile != "" {
+		_ = os.WriteFile(*pidFile, []byte(strconv.Itoa(os.Getpid())), 0o600)
+	}
 
 	if *ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
@@ -53,7 +60,14 @@ func main() {
 		fmt.Fprintln(out, `{"jsonrpc":"2.0","id":"srv-1","method":"roots/list"}`)
 		out.Flush()
 	}
+	if *stray {
+		fmt.Fprintln(out, `{"jsonrpc":"2.0","id":"nobody","result":{"stray":true}}`)
+		out.Flush()
+	}
 	fmt.Fprintln(os.Stderr, "helper: started")
+	if *noRead {
+		time.Sleep(time.Hour)
+	}
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	for {
 		line, err := in.ReadBytes('\n')
@@ -97,6 +111,12 @@ func handle(out *bufio.Writer, line []byte) {
 		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32001,"message":"Error POSTing to endpoint (HTTP 401): invalid_token"}}`+"\n", m.ID)
 	case m.Method == "die":
 		code, _ := strconv.Atoi(string(m.Params))
+		os.Exit(code)
+	case m.Method == "halfdie":
+		// Half a response, no newline, then exit with the code in params.
+		code, _ := strconv.Atoi(string(m.Params))
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"half":`, m.ID)
+		out.Flush()
 		os.Exit(code)
 	case m.Method == "slow":
 		// never answered
