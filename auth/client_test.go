@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpwrap/mcpwrap/secret"
 )
 
 func TestFetchBasicAuthSendsEncodedCredentialsAndParams(t *testing.T) {
@@ -27,7 +29,7 @@ func TestFetchBasicAuthSendsEncodedCredentialsAndParams(t *testing.T) {
 		t.Fatalf("Fetch: %v", err)
 	}
 	if tok.AccessToken.Reveal() != testToken {
-		t.Errorf("access token = %q, want %q", tok.AccessToken.Reveal(), testToken)
+		t.Errorf("access token %s, want the one issued (%s)", tok.AccessToken.Fingerprint(), secret.Fingerprint(testToken))
 	}
 	reqs := is.requests()
 	if len(reqs) != 1 {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mcpwrap/mcpwrap/store"
+
+	"github.com/mcpwrap/mcpwrap/secret"
 )
 
 func openStore(t *testing.T, dir string) *store.Store {
@@ -61,7 +63,7 @@ func TestSourceServesFromCache(t *testing.T) {
 
 	clk.Advance(time.Minute) // 55m: within the 5m buffer
 	if got := mustToken(t, src, false); got.AccessToken.Reveal() != "tok-2" || is.count() != 2 {
-		t.Errorf("after the buffer: token %s, %d requests; want tok-2, 2", got.AccessToken.Reveal(), is.count())
+		t.Errorf("after the buffer: token %s, %d requests; want the second token (%s), 2", got.AccessToken.Fingerprint(), is.count(), secret.Fingerprint("tok-2"))
 	}
 
 	m, err := st.Metrics()

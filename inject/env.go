@@ -30,7 +30,6 @@ type Token struct {
 	Scopes      []string
 }
 
-
 // Warning is a note for the user about the environment, naming a variable but
 // never its value.
 type Warning string
