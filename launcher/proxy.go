@@ -59,15 +59,19 @@ type proxy struct {
 	guard Guard
 	max   int
 
-	clientMu sync.Mutex
-	client   io.Writer
-	clientOK bool
+	// clientSem serialises writes to the client; abandon, once closed, makes
+	// every waiting and later write give up (a client that stopped reading
+	// must not keep mcpwrap from exiting).
+	clientSem chan struct{}
+	abandon   chan struct{}
+	abandonMu sync.Once
+	client    io.Writer
+	clientOK  bool
 
 	childMu sync.Mutex
 	childIn io.Writer
 
-	pendingMu sync.Mutex
-	pending   map[string]*Pending
+	pending *pendingSet
 
 	stderr io.Writer
 	now    func() time.Time
@@ -99,7 +103,9 @@ func (p *proxy) end(limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for !p.turn.TryLock() {
 		if time.Now().After(deadline) {
+			// The client pump is stuck writing to a client that does not read.
 			p.ended.Store(true)
+			p.abandonClient()
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -112,7 +118,8 @@ func newProxy(client, stderr io.Writer, log *slog.Logger, guard Guard, max int) 
 	return &proxy{
 		log: log, guard: guard, max: max,
 		client: client, clientOK: true, stderr: stderr,
-		pending:    make(map[string]*Pending),
+		clientSem: make(chan struct{}, 1), abandon: make(chan struct{}),
+		pending:    newPendingSet(),
 		now:        time.Now,
 		authFailed: make(chan *Pending, 256),
 	}
@@ -123,8 +130,12 @@ var errClientGone = errors.New("launcher: client closed its output")
 
 // toClient writes one whole line to the client.
 func (p *proxy) toClient(line []byte) error {
-	p.clientMu.Lock()
-	defer p.clientMu.Unlock()
+	select {
+	case p.clientSem <- struct{}{}:
+	case <-p.abandon:
+		return errClientGone
+	}
+	defer func() { <-p.clientSem }()
 	if !p.clientOK {
 		return errClientGone
 	}
@@ -134,6 +145,9 @@ func (p *proxy) toClient(line []byte) error {
 	}
 	return nil
 }
+
+// abandonClient makes writes to the client give up instead of waiting.
+func (p *proxy) abandonClient() { p.abandonMu.Do(func() { close(p.abandon) }) }
 
 // toChild writes one whole line to the child's stdin.
 func (p *proxy) toChild(line []byte) error {
@@ -242,9 +256,7 @@ func (p *proxy) judge(line []byte, m *jsonrpc.Message) (forward, reply []byte, p
 		if p.retryAuth && len(forward) <= retryKeepBytes {
 			pd.Raw = bytes.Clone(forward)
 		}
-		p.pendingMu.Lock()
-		p.pending[m.IDKey()] = pd
-		p.pendingMu.Unlock()
+		p.pending.add(pd)
 	}
 	return forward, reply, pd
 }
@@ -309,11 +321,7 @@ func (p *proxy) serverGone(m *jsonrpc.Message) {
 	if m.Kind != jsonrpc.KindRequest {
 		return
 	}
-	p.pendingMu.Lock()
-	pd := p.pending[m.IDKey()]
-	delete(p.pending, m.IDKey())
-	p.pendingMu.Unlock()
-	if pd != nil {
+	if pd := p.pending.take(m.ID); pd != nil {
 		p.failPending(pd, "server is not accepting input")
 	}
 }
@@ -366,9 +374,7 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 				// the request again.
 				pd.Response = bytes.Clone(line)
 				pd.sent.Store(false)
-				p.pendingMu.Lock()
-				p.pending[jsonrpc.IDKey(pd.ID)] = pd
-				p.pendingMu.Unlock()
+				p.pending.add(pd)
 				select {
 				case p.authFailed <- pd:
 				default:
@@ -410,12 +416,7 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 
 // take removes and returns the pending request with this id.
 func (p *proxy) take(id []byte) *Pending {
-	k := jsonrpc.IDKey(id)
-	p.pendingMu.Lock()
-	defer p.pendingMu.Unlock()
-	pd := p.pending[k]
-	delete(p.pending, k)
-	return pd
+	return p.pending.take(id)
 }
 
 func (p *proxy) finish(pd *Pending, out []byte, m *jsonrpc.Message) {
@@ -446,13 +447,7 @@ func (p *proxy) failPendingCode(pd *Pending, code int, why string) {
 
 // failAll answers every request still in flight.
 func (p *proxy) failAll(why string) int {
-	p.pendingMu.Lock()
-	all := make([]*Pending, 0, len(p.pending))
-	for k, pd := range p.pending {
-		all = append(all, pd)
-		delete(p.pending, k)
-	}
-	p.pendingMu.Unlock()
+	all := p.pending.takeIf(func(*Pending) bool { return true })
 	for _, pd := range all {
 		p.failPending(pd, why)
 	}
@@ -461,23 +456,13 @@ func (p *proxy) failAll(why string) int {
 
 // inFlight reports how many requests await a response.
 func (p *proxy) inFlight() int {
-	p.pendingMu.Lock()
-	defer p.pendingMu.Unlock()
-	return len(p.pending)
+	return p.pending.count(nil)
 }
 
 // inFlightSent reports how many requests a child has been sent and not yet
 // answered; requests held back during a restart are not counted.
 func (p *proxy) inFlightSent() int {
-	p.pendingMu.Lock()
-	defer p.pendingMu.Unlock()
-	n := 0
-	for _, pd := range p.pending {
-		if pd.sent.Load() {
-			n++
-		}
-	}
-	return n
+	return p.pending.count(func(pd *Pending) bool { return pd.sent.Load() })
 }
 
 func errorCode(raw []byte) int {

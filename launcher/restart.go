@@ -95,20 +95,18 @@ func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
 	err := s.swap(ctx, true, false, "upstream rejected the token")
 	// Everything held for a retry is pending and not sent.
 	var held []*Pending
-	s.p.pendingMu.Lock()
-	for _, pd := range s.p.pending {
+	s.p.pending.each(func(pd *Pending) {
 		if !pd.sent.Load() && pd.Response != nil {
 			held = append(held, pd)
 		}
-	}
-	s.p.pendingMu.Unlock()
+	})
 	for range len(s.p.authFailed) {
 		<-s.p.authFailed
 	}
 	if err != nil {
 		s.log.Error("could not restart the server with a fresh token; the client gets the upstream's error", "err", err)
 		for _, pd := range held {
-			if p := s.p.take(pd.ID); p != nil {
+			for _, p := range s.p.pending.takeIf(func(x *Pending) bool { return x == pd }) {
 				_ = s.p.toClient(p.Response)
 				if s.p.guard != nil {
 					s.p.guard.Finish(p, Outcome{Result: "error", Code: jsonrpc.CodeUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
@@ -205,15 +203,7 @@ func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason stri
 	// Requests of the old child still unanswered now would never be: a timed
 	// swap has none; a forced one waited authDrain for them.
 	if !waitIdle {
-		s.p.pendingMu.Lock()
-		var lost []*Pending
-		for k, pd := range s.p.pending {
-			if pd.sent.Load() {
-				lost = append(lost, pd)
-				delete(s.p.pending, k)
-			}
-		}
-		s.p.pendingMu.Unlock()
+		lost := s.p.pending.takeIf(func(pd *Pending) bool { return pd.sent.Load() })
 		for _, pd := range lost {
 			s.p.failPending(pd, "server restarted before answering; send the request again")
 		}

@@ -216,8 +216,15 @@ func (s *supervisor) finish() int {
 		select {
 		case <-s.serverRd:
 		case <-time.After(drainWait):
+			// Either a grandchild holds stdout open or the client is not
+			// reading what the pump has to write: stop waiting for either.
 			_ = c.stdout.Close()
-			<-s.serverRd
+			select {
+			case <-s.serverRd:
+			case <-time.After(drainWait):
+				s.log.Warn("the client is not reading; giving up on delivering the server's last output")
+				s.p.abandonClient()
+			}
 		}
 	}
 	select {
