@@ -138,6 +138,10 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 	} else {
 		err = rpcErr("initialize", err)
 	}
+	if r := sess.guard.LastRefusal(); err != nil && r != nil {
+		// The refusal was mcpwrap's own; report it as such (exit 77).
+		err = withCode(ExitRefused, fmt.Errorf("%s (JSON-RPC code %d, %s)", r.Message, r.Code, r.Reason))
+	}
 	_ = clientW.Close()
 	r := <-done
 	if refusal != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpwrap/mcpwrap/audit"
@@ -42,6 +43,8 @@ type PolicyGuard struct {
 	// TokenFingerprint names the OAuth token the current child holds.
 	TokenFingerprint func() string
 	Now              func() time.Time
+
+	lastRefusal atomic.Pointer[Refusal]
 
 	mu        sync.Mutex
 	client    string
@@ -236,6 +239,7 @@ func (g *PolicyGuard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []
 	}
 	g.count("requests_total{decision=\""+e.Decision+"\"}", true)
 	reply = jsonrpc.ErrorReply(m.ID, d.Code, d.Message, d.Data(req))
+	g.lastRefusal.Store(&Refusal{Code: d.Code, Reason: d.Reason, Message: d.Message})
 	e.BytesOut = int64(len(reply))
 	g.write(e)
 	return nil, reply, nil
@@ -353,6 +357,18 @@ func (g *PolicyGuard) count(name string, ok bool) {
 	}
 	g.counts[name]++
 }
+
+// Refusal is a request the guard answered with an error itself.
+type Refusal struct {
+	Code    int
+	Reason  string
+	Message string
+}
+
+// LastRefusal returns the guard's most recent refusal, or nil. In-process
+// clients (mcpwrap call) use it: the go-sdk client reports a -32003 answer as a
+// closed connection, because its own "client closing" error has that code.
+func (g *PolicyGuard) LastRefusal() *Refusal { return g.lastRefusal.Load() }
 
 // Counts returns and resets the request counters gathered since the last call.
 func (g *PolicyGuard) Counts() map[string]float64 {
