@@ -197,7 +197,7 @@ func TestContinuityRemoteOutlivesTokens(t *testing.T) {
 
 	// Old mcp-remotes are gone soon after their successor took over, and all at the end.
 	samples, _ := w.result()
-	rmCheckChildren(t, samples, minTokens, 10*time.Second)
+	rmCheckChildren(t, samples, minTokens, retireBound)
 	if len(left) > 0 {
 		t.Errorf("processes of the session left after it ended: %v", left)
 	}
@@ -279,7 +279,7 @@ func TestContinuityLocalOutlivesTokens(t *testing.T) {
 	}
 
 	samples, _ := w.result()
-	rmCheckChildren(t, samples, minTokens, 10*time.Second)
+	rmCheckChildren(t, samples, minTokens, retireBound)
 	if len(left) > 0 {
 		t.Errorf("processes of the session left after it ended: %v", left)
 	}
@@ -497,7 +497,7 @@ func TestContinuityRevokedTokenForcedRestart(t *testing.T) {
 		t.Errorf("audit has %d child_restart events, want 1: %v", len(ev), ev)
 	}
 	samples, _ := w.result()
-	rmCheckChildren(t, samples, 2, 10*time.Second)
+	rmCheckChildren(t, samples, 2, retireBound)
 	if len(left) > 0 {
 		t.Errorf("processes of the session left after it ended: %v", left)
 	}

@@ -809,3 +809,10 @@ func rmLogIssuerOnFailure(t testing.TB, iss *Issuer) {
 		t.Logf("issuer token requests:\n%s", b.String())
 	})
 }
+
+// retireBound is how long an old child may outlive the first sighting of its
+// successor: the successor's start and handshake replay (several seconds on a
+// loaded 2-core machine) plus the retirement itself (stdin closed, up to a
+// second, SIGTERM, 2 s, SIGKILL). A child that is never retired outlives it by
+// far in sessions of 4+ token lifetimes.
+const retireBound = 25 * time.Second
