@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"time"
 
@@ -24,7 +25,7 @@ type session struct {
 	st    *store.Store
 	guard *launcher.PolicyGuard
 	audit *audit.Writer
-	log   interface{ Warn(string, ...any) }
+	log   *slog.Logger
 	// restarts counts child replacements for child_restarts_total.
 	restarts float64
 	started  bool // run began a session (sessions_total)
