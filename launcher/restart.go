@@ -184,19 +184,18 @@ func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason stri
 			time.Sleep(idleWait)
 		}
 	}
-	sp, err := s.o.Respawn(ctx, force)
+	nc, r, sp, err := s.startReplacement(ctx, force)
+	if err != nil && !force && !s.expiresAt.IsZero() && time.Until(s.expiresAt) < retryLater {
+		// A new child that took so long to start that its token expired
+		// first (a loaded machine, a slow upstream) fails its handshake. The
+		// current child's token will not outlive the usual wait for another
+		// try either, so try again at once, while the client's requests are
+		// still held, with a token fetched now.
+		s.log.Warn("could not start a server with a fresh token and the current token is about to expire; trying again with a new one", "err", err)
+		nc, r, sp, err = s.startReplacement(ctx, true)
+	}
 	if err != nil {
 		return err
-	}
-	nc, err := startChild(sp.Argv, sp.Env, s.o.Dir)
-	if err != nil {
-		return err
-	}
-	r := jsonrpc.NewReader(nc.stdout, s.o.MaxMessageBytes)
-	if err := s.replayHandshake(nc, r); err != nil {
-		nc.signalGroup(syscall.SIGKILL)
-		go func() { io.Copy(io.Discard, nc.stderr); <-nc.done; closeAll(nc.stdin, nc.stdout, nc.stderr) }()
-		return fmt.Errorf("replay the handshake to the new server: %w", err)
 	}
 	old, oldRd, oldErr := s.cur, s.serverRd, s.stderrDone
 	s.adopt(nc, r)
@@ -208,6 +207,7 @@ func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason stri
 			s.p.failPending(pd, "server restarted before answering; send the request again")
 		}
 	}
+	s.expiresAt = sp.ExpiresAt
 	s.scheduleRefresh(sp.RefreshAt)
 	go s.retire(old, oldRd, oldErr)
 	s.log.Info("server restarted with a fresh token", "reason", reason, "pid", nc.pid())
@@ -215,6 +215,26 @@ func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason stri
 		s.o.OnRestart(reason)
 	}
 	return nil
+}
+
+// startReplacement starts a child with a token (force-refreshed when force)
+// and replays the handshake to it.
+func (s *supervisor) startReplacement(ctx context.Context, force bool) (*child, *jsonrpc.Reader, *Spawn, error) {
+	sp, err := s.o.Respawn(ctx, force)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nc, err := startChild(sp.Argv, sp.Env, s.o.Dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := jsonrpc.NewReader(nc.stdout, s.o.MaxMessageBytes)
+	if err := s.replayHandshake(nc, r); err != nil {
+		nc.signalGroup(syscall.SIGKILL)
+		go func() { io.Copy(io.Discard, nc.stderr); <-nc.done; closeAll(nc.stdin, nc.stdout, nc.stderr) }()
+		return nil, nil, nil, fmt.Errorf("replay the handshake to the new server: %w", err)
+	}
+	return nc, r, sp, nil
 }
 
 // replayHandshake sends the client's recorded initialize (under an id of

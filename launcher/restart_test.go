@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +51,89 @@ func TestTimedRestartKeepsTheSession(t *testing.T) {
 		if processAlive(int(pid)) {
 			t.Errorf("server %v outlived the session", pid)
 		}
+	}
+}
+
+// A replacement that fails its handshake because its token died while it
+// started (a slow machine) is retried at once with a fresh token when the
+// current child's token is about to expire too; the client's request, held
+// meanwhile, is served by the retried child and never reaches the old one.
+// When the current token still has long to live, the old child keeps serving.
+func TestFailedSwapRetriesAtOnceWhenTheTokenIsExpiring(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		expiresIn  time.Duration
+		wantForced bool
+	}{
+		{"expiring", 3 * time.Second, true},
+		{"long-lived", time.Hour, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var calls []bool
+			refresh := 300 * time.Millisecond
+			o := Options{
+				RefreshAt:     time.Now().Add(refresh),
+				ExpiresAt:     time.Now().Add(tt.expiresIn),
+				TimedRestarts: true,
+				Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+					mu.Lock()
+					calls = append(calls, force)
+					mu.Unlock()
+					if !force {
+						return &Spawn{Argv: []string{helperBin}, Env: envWith("HELPER_INIT_REJECT=1"), RefreshAt: time.Now().Add(time.Hour)}, nil
+					}
+					return &Spawn{Argv: []string{helperBin}, RefreshAt: time.Now().Add(time.Hour), ExpiresAt: time.Now().Add(time.Hour)}, nil
+				},
+			}
+			s := start(t, o)
+			s.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`)
+			first := s.recv()
+			if first["id"].(float64) != 1 {
+				t.Fatalf("initialize answer: %v", first)
+			}
+			s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+			s.send(`{"jsonrpc":"2.0","id":2,"method":"pid"}`)
+			oldPid := s.recv()["result"].(map[string]any)["pid"].(float64)
+			// Wait until the first replacement was tried, then call again.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				mu.Lock()
+				n := len(calls)
+				mu.Unlock()
+				if n > 0 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			s.send(`{"jsonrpc":"2.0","id":3,"method":"pid"}`)
+			m := s.recv()
+			res, ok := m["result"].(map[string]any)
+			if !ok || m["id"].(float64) != 3 {
+				t.Fatalf("call after the failed swap: %v", m)
+			}
+			servedByOld := res["pid"].(float64) == oldPid
+			mu.Lock()
+			got := append([]bool(nil), calls...)
+			mu.Unlock()
+			if tt.wantForced {
+				if len(got) != 2 || got[0] || !got[1] {
+					t.Fatalf("Respawn calls (force) = %v, want [false true]", got)
+				}
+				if servedByOld || res["initialized"].(float64) != 2 {
+					t.Fatalf("the held call was answered by %v (old %v), want the retried server with the replayed handshake", res, oldPid)
+				}
+			} else {
+				if len(got) != 1 || got[0] {
+					t.Fatalf("Respawn calls (force) = %v, want one unforced try", got)
+				}
+				if !servedByOld {
+					t.Fatalf("the call was answered by %v, want the old server %v", res["pid"], oldPid)
+				}
+			}
+			s.in.Close()
+			s.wait(10 * time.Second)
+		})
 	}
 }
 

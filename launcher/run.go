@@ -22,11 +22,12 @@ type Options struct {
 	// MaxMessageBytes bounds one message in either direction.
 	MaxMessageBytes int
 
-	// RefreshAt is when the first child's credentials go stale; zero means
-	// never. Respawn makes a replacement child (see restart.go); nil disables
+	// RefreshAt is when the first child's credentials go stale and ExpiresAt
+	// when they stop working; zero means never. Respawn makes a replacement child (see restart.go); nil disables
 	// restarts. TimedRestarts enables the swap at RefreshAt; without it only a
 	// rejected token or an unexpected exit triggers the (single) restart.
 	RefreshAt     time.Time
+	ExpiresAt     time.Time
 	Respawn       func(ctx context.Context, force bool) (*Spawn, error)
 	TimedRestarts bool
 	// Remote says the child is mcp-remote, whose answers to a rejected token
@@ -46,10 +47,11 @@ type Options struct {
 }
 
 // Spawn is a replacement child's command line and when its credentials go
-// stale.
+// stale and expire.
 type Spawn struct {
 	Argv, Env []string
 	RefreshAt time.Time
+	ExpiresAt time.Time
 }
 
 // killWait is how long a group that got SIGTERM may take before SIGKILL, once
@@ -86,6 +88,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	clientDone := make(chan error, 1)
 	go func() { clientDone <- s.p.pumpClient(o.Stdin) }()
 	s.clientDone = clientDone
+	s.expiresAt = o.ExpiresAt
 	if o.TimedRestarts && o.Respawn != nil {
 		s.scheduleRefresh(o.RefreshAt)
 	}
@@ -112,6 +115,9 @@ type supervisor struct {
 	// failRestarts is how many restarts an unexpected exit may still cause;
 	// it returns to 1 once the new child answers a request.
 	failRestarts int
+	// expiresAt is when the current child's token stops working (zero:
+	// unknown).
+	expiresAt time.Time
 }
 
 func (s *supervisor) closeStdin() {

@@ -124,6 +124,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	}
 	if s.Tokens != nil {
 		o.RefreshAt = refreshAt
+		o.ExpiresAt = tok.ExpiresAt
 		o.TimedRestarts = s.Server.Inject.OnExpiry != "none"
 		o.Respawn = func(ctx context.Context, force bool) (*Spawn, error) {
 			t, at, err := s.Tokens.Token(ctx, force)
@@ -134,7 +135,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &Spawn{Argv: argv, Env: env, RefreshAt: at}, nil
+			return &Spawn{Argv: argv, Env: env, RefreshAt: at, ExpiresAt: t.ExpiresAt}, nil
 		}
 	}
 	return Run(ctx, o)

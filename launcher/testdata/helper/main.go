@@ -105,6 +105,9 @@ func handle(out *bufio.Writer, line []byte) {
 		return
 	}
 	switch {
+	case m.Method == "initialize" && os.Getenv("HELPER_INIT_REJECT") == "1":
+		// An upstream that refuses the token on the first request.
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32001,"message":"Error POSTing to endpoint (HTTP 401): invalid_token"}}`+"\n", m.ID)
 	case m.Method == "pid":
 		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"pid":%d,"initialized":%d}}`+"\n", m.ID, os.Getpid(), initialized)
 	case m.Method == "call" && os.Getenv("HELPER_REJECT") == "1":
