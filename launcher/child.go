@@ -43,6 +43,7 @@ func startChild(argv, env []string, dir string) (*child, error) {
 		closeAll(inR, inW)
 		return nil, fmt.Errorf("launcher: pipe: %w", err)
 	}
+	growPipe(outR)
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		closeAll(inR, inW, outR, outW)

@@ -73,6 +73,9 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 5 * time.Second
 	}
+	if f, ok := o.Stdout.(*os.File); ok {
+		growPipe(f)
+	}
 	s := &supervisor{o: o, log: o.Logger, grace: o.ShutdownGrace, stderr: &syncWriter{w: o.Stderr}}
 	c, err := startChild(o.Argv, o.Env, o.Dir)
 	if err != nil {

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package launcher
+
+import "os"
+
+// growPipe is a no-op where pipe buffers cannot be resized.
+func growPipe(*os.File) {}
