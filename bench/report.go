@@ -226,7 +226,10 @@ Notes
     one goroutine with prebuilt results, so its figures show what the proxy can
     carry; the go-sdk demo server is itself the limit for large results and
     pipelined calls.
-  - relay: this binary re-executed as a byte-copy relay (io.Copy both ways).
+  - relay: this binary re-executed as a byte-copy relay (io.Copy both ways,
+    pipes of the default 64 KiB). mcpwrap asks for 256 KiB on the pipes that
+    carry server output (its own stdout and the server's), which is part of
+    what it does to be fast, so the relay keeps the defaults.
   - policy off: no [principals] table, so the local profile's default principal
     may call everything; mcpwrap's guard and audit log still run (there is no
     switch for them), with audit arguments = "none". policy+audit:
