@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 	"github.com/mcpwrap/mcpwrap/store"
 )
 
-// oauthSource builds the cached token source of a server with OAuth. The client
-// secret is resolved here, at the last moment, and only lives in the client.
-func (e *env) oauthSource(c *cli.Context, srv *config.Server, st *store.Store) (*auth.Source, error) {
+// oauthSource builds the cached token source of a server with OAuth over cache
+// (the store, or a session's sessionCache). The client secret is resolved
+// here, at the last moment, and only lives in the client.
+func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) (*auth.Source, error) {
 	sec, err := config.ResolveSecret(c.Context, srv.OAuth.ClientSecret)
 	if err != nil {
 		var ce *config.Error
@@ -32,7 +34,48 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, st *store.Store) (
 	for _, w := range client.Warnings() {
 		e.log.Warn(w)
 	}
-	return auth.NewSource(client, st, nil), nil
+	return auth.NewSource(client, cache, nil), nil
+}
+
+// sessionCache is the token cache as a session's Source sees it. The counters
+// of the session's first Token call (a cache hit, or a fetch) come before the
+// server starts; they are stored from another goroutine, so the server's start
+// does not wait for a cache.db write, and `mcpwrap metrics` still shows them
+// while the session runs. Later calls (refreshes, restarts) store theirs at
+// once. wait makes sure the first write has ended before the session closes.
+type sessionCache struct {
+	*store.Store
+	mu    sync.Mutex
+	first chan struct{} // closed when the first call's counters are stored
+}
+
+// AddMetrics stores the first delta in the background and every later one at
+// once.
+func (c *sessionCache) AddMetrics(delta map[string]float64) error {
+	c.mu.Lock()
+	if c.first == nil {
+		done := make(chan struct{})
+		c.first = done
+		c.mu.Unlock()
+		d := maps.Clone(delta) // the Source may reuse its map
+		go func() {
+			defer close(done)
+			_ = c.Store.AddMetrics(d)
+		}()
+		return nil
+	}
+	c.mu.Unlock()
+	return c.Store.AddMetrics(delta)
+}
+
+// wait returns once the first call's counters are stored.
+func (c *sessionCache) wait() {
+	c.mu.Lock()
+	ch := c.first
+	c.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
 }
 
 // tokenSource adapts an auth.Source to what the launcher injects, and

@@ -23,6 +23,7 @@ import (
 type session struct {
 	*launcher.Session
 	st    *store.Store
+	cache *sessionCache // stores the launch's token counters in the background
 	guard *launcher.PolicyGuard
 	audit *audit.Writer
 	log   *slog.Logger
@@ -94,7 +95,8 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 	}
 	s.Identity, s.guard.Identity = id, id
 	if srv.OAuth != nil {
-		src, err := e.oauthSource(c, srv, st)
+		s.cache = &sessionCache{Store: st}
+		src, err := e.oauthSource(c, srv, s.cache)
 		if err != nil {
 			s.close()
 			return nil, err
@@ -146,6 +148,9 @@ func (s *session) close() {
 	c := s.guard.Counts()
 	if c == nil {
 		c = map[string]float64{}
+	}
+	if s.cache != nil {
+		s.cache.wait()
 	}
 	if s.restarts > 0 {
 		c["child_restarts_total"] = s.restarts

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -41,11 +42,11 @@ type ImportResult struct {
 	Text    string // the TOML appended
 }
 
-var reServerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var reServerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // ServerName turns a client's server name into a valid mcpwrap server name.
 func ServerName(name string) string {
-	if reServerName.MatchString(name) && len(name) <= 128 {
+	if reServerName().MatchString(name) && len(name) <= 128 {
 		return name
 	}
 	var b strings.Builder
@@ -167,7 +168,7 @@ func RenderServer(e Entry, origin string) (string, []Note) {
 	for _, k := range sortedKeys(e.Env) {
 		v := e.Env[k]
 		switch {
-		case !reEnvName.MatchString(k):
+		case !reEnvName().MatchString(k):
 			note("env %q is not a valid variable name and was not imported", k)
 		case strings.HasPrefix(k, "MCPWRAP_"):
 			note("env %s is an mcpwrap control variable and was not imported", k)

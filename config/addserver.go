@@ -19,7 +19,7 @@ import (
 // refuses, with an *Error, a name that already exists, an invalid spec, or a
 // file that would not parse afterwards.
 func AddServer(path string, name string, s AddServerSpec) error {
-	if !reName.MatchString(name) || len(name) > 128 {
+	if !isName(name) || len(name) > 128 {
 		return &Error{Key: "servers." + name, Msg: fmt.Sprintf("invalid server name %q", name),
 			Hint: "use letters, digits, '.', '_' and '-', starting with a letter or digit"}
 	}

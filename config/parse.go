@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -209,13 +210,22 @@ func (fp *fileParser) warnAt(p []string, format string, args ...any) {
 
 // --- decoder errors ---------------------------------------------------------
 
+// The patterns below read the decoder's messages, which exist only when a
+// file fails to load; they are compiled then rather than at package init,
+// which every launch would pay for.
+
 // reQuoted matches input text the parser quotes in its messages ("found
 // \"abc\" instead"); it may be part of a secret, so it is not repeated.
-var reQuoted = regexp.MustCompile(`"[^"]{3,}"|'[^']{3,}'`)
+var reQuoted = lazyRegexp(`"[^"]{3,}"|'[^']{3,}'`)
 
-var reLastKey = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key ("(?:[^"\\]|\\.)*")\): (.*)$`)
-var reBadType = regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
-var reNotTable = regexp.MustCompile(`^type mismatch for .+: expected table but found (.+)$`)
+var reLastKey = lazyRegexp(`^toml: (?:line (\d+) )?\(last key ("(?:[^"\\]|\\.)*")\): (.*)$`)
+var reBadType = lazyRegexp(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
+var reNotTable = lazyRegexp(`^type mismatch for .+: expected table but found (.+)$`)
+
+// lazyRegexp returns a function that compiles expr on its first call.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // decodeError turns a BurntSushi/toml error into an *Error: syntax errors keep
 // the parser's position; type errors (plain strings from the decoder carrying
@@ -224,14 +234,14 @@ func (fp *fileParser) decodeError(data []byte, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		e := &Error{File: fp.file.Path, Line: pe.Position.Line, Key: pe.LastKey,
-			Msg:  reQuoted.ReplaceAllString(pe.Message, `"..."`),
+			Msg:  reQuoted().ReplaceAllString(pe.Message, `"..."`),
 			Hint: "fix the TOML syntax at this line"}
 		if e.Line == 0 {
 			e.Line = pe.Line
 		}
 		return e
 	}
-	m := reLastKey.FindStringSubmatch(err.Error())
+	m := reLastKey().FindStringSubmatch(err.Error())
 	if m == nil {
 		return &Error{File: fp.file.Path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
@@ -246,11 +256,11 @@ func (fp *fileParser) decodeError(data []byte, err error) error {
 		}
 	}
 	msg, hint := m[3], ""
-	if b := reBadType.FindStringSubmatch(msg); b != nil {
+	if b := reBadType().FindStringSubmatch(msg); b != nil {
 		want := tomlTypeName(b[2])
 		msg = fmt.Sprintf("wrong type: want %s, got %s", want, tomlTypeName(b[1]))
 		hint = typeHint(key, want)
-	} else if b := reNotTable.FindStringSubmatch(msg); b != nil {
+	} else if b := reNotTable().FindStringSubmatch(msg); b != nil {
 		msg = fmt.Sprintf("wrong type: want a table, got %s", tomlTypeName(b[1]))
 	}
 	return &Error{File: fp.file.Path, Line: line, Key: key, Msg: msg, Hint: hint}
@@ -491,11 +501,9 @@ func (fp *fileParser) inFileOrder(prefix []string, m any) []string {
 	return names
 }
 
-var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
 func (fp *fileParser) checkName(p []string, what string) error {
 	name := p[len(p)-1]
-	if !reName.MatchString(name) || len(name) > 128 {
+	if !isName(name) || len(name) > 128 {
 		return fp.errAt(p, "use letters, digits, '.', '_' and '-', starting with a letter or digit",
 			"invalid %s name %q", what, name)
 	}
@@ -561,11 +569,6 @@ func (fp *fileParser) stringPath(p []string, v *string) (string, error) {
 	return fp.path(*v), nil
 }
 
-var reEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// reHeaderName is an RFC 9110 token.
-var reHeaderName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
 func (fp *fileParser) deployment(r *rawDeployment) (*Deployment, error) {
 	d := &Deployment{Profile: ProfileLocal, RequireAuth: "auto", DefaultPrincipal: defaultPrincipalName, AllowProjectConfig: true}
 	base := []string{"deployment"}
@@ -590,7 +593,7 @@ func (fp *fileParser) deployment(r *rawDeployment) (*Deployment, error) {
 	}
 	if r.DefaultPrincipal != nil {
 		p := key(base, "default_principal")
-		if !reName.MatchString(*r.DefaultPrincipal) {
+		if !isName(*r.DefaultPrincipal) {
 			return nil, fp.errAt(p, "use letters, digits, '.', '_' and '-'", "invalid principal name %q", *r.DefaultPrincipal)
 		}
 		d.DefaultPrincipal = *r.DefaultPrincipal
@@ -666,7 +669,7 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		s.Env = make(map[string]string, len(r.Env))
 		for _, k := range fp.inFileOrder(key(base, "env"), r.Env) {
 			p := key(base, "env", k)
-			if !reEnvName.MatchString(k) {
+			if !isEnvName(k) {
 				return nil, fp.errAt(p, "use letters, digits and '_', not starting with a digit", "invalid environment variable name %q", k)
 			}
 			if err := fp.template(p, r.Env[k]); err != nil {
@@ -703,7 +706,7 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		s.RemoteCommand = *r.RemoteCommand
 	}
 	if r.Header != nil {
-		if !reHeaderName.MatchString(*r.Header) {
+		if !isHeaderName(*r.Header) {
 			return nil, fp.errAt(key(base, "header"), `use a header name such as "Authorization"`, "invalid header name %q", *r.Header)
 		}
 		s.Header = *r.Header
@@ -729,7 +732,7 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		ip := key(base, "inject")
 		if r.Inject.EnvNames != nil {
 			for _, n := range *r.Inject.EnvNames {
-				if !reEnvName.MatchString(n) {
+				if !isEnvName(n) {
 					return nil, fp.errAt(key(ip, "env_names"), "use letters, digits and '_', not starting with a digit", "invalid environment variable name %q", n)
 				}
 			}
@@ -828,7 +831,7 @@ func (fp *fileParser) oauth(base []string, r *rawOAuth) (*OAuth, error) {
 		return nil, err
 	}
 	for _, h := range fp.inFileOrder(key(base, "headers"), r.Headers) {
-		if !reHeaderName.MatchString(h) {
+		if !isHeaderName(h) {
 			return nil, fp.errAt(key(base, "headers", h), "", "invalid header name %q", h)
 		}
 	}
@@ -886,7 +889,7 @@ func (fp *fileParser) clientSecret(p []string, ref string, o *OAuth) error {
 	switch {
 	case strings.HasPrefix(ref, refEnv):
 		name := strings.TrimPrefix(ref, refEnv)
-		if !reEnvName.MatchString(name) {
+		if !isEnvName(name) {
 			return fp.errAt(p, "write env:NAME", "invalid environment variable name %q", name)
 		}
 		if v, ok := os.LookupEnv(name); !ok || v == "" {
@@ -934,7 +937,7 @@ func (fp *fileParser) principal(name string, r *rawPrincipal) (*Principal, error
 		pr.Kind = *r.Kind
 	}
 	for _, s := range r.Servers {
-		if s != "*" && !reName.MatchString(s) {
+		if s != "*" && !isName(s) {
 			return nil, fp.errAt(key(base, "servers"), `list server names, or ["*"] for all`, "invalid server name %q", s)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Metrics counters live in state.db so that every launcher process adds to the
+// Metrics counters live in cache.db so that every launcher process adds to the
 // same totals. A value is the 8-byte big-endian IEEE 754 encoding of a
 // float64; names are whatever the caller uses, labels included
 // (`requests_total{decision="deny"}`).
