@@ -150,6 +150,10 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 	s.failRestarts--
 	old := s.cur
 	s.log.Warn("server exited unexpectedly; restarting it once with a fresh token", "code", old.code)
+	// Client requests wait for the new server from here on: one sent after
+	// the answers below must not meet the dead server's stdin.
+	s.p.childMu.Lock()
+	defer s.p.childMu.Unlock()
 	if s.serverRd != nil {
 		select {
 		case <-s.serverRd:
@@ -157,8 +161,10 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 		}
 	}
 	reapGroup(old)
-	s.p.failAll("server exited; mcpwrap restarted it, send the request again")
-	if err := s.swap(ctx, true, false, "server exited"); err != nil {
+	for _, pd := range s.p.pending.takeIf(func(pd *Pending) bool { return pd.sent.Load() }) {
+		s.p.failPending(pd, "server exited; mcpwrap restarted it, send the request again")
+	}
+	if err := s.swapLocked(ctx, true, false, "server exited"); err != nil {
 		s.log.Error("could not restart the server", "err", err)
 		s.cur = old
 		return false
@@ -172,6 +178,11 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason string) error {
 	s.p.childMu.Lock()
 	defer s.p.childMu.Unlock()
+	return s.swapLocked(ctx, force, waitIdle, reason)
+}
+
+// swapLocked is swap with the child's stdin already locked.
+func (s *supervisor) swapLocked(ctx context.Context, force, waitIdle bool, reason string) error {
 	if s.p.childIn == nil && !s.cur.exited() {
 		return errors.New("the session is shutting down")
 	}
