@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -155,6 +156,33 @@ func chainHash(prevHash string, canonical []byte) string {
 func normalize(e *Entry) {
 	e.Time = e.Time.UTC().Round(0)
 	e.Seq, e.PrevHash, e.Hash = 0, "", ""
+	for _, f := range []*string{&e.Session, &e.Server, &e.Event, &e.Method, &e.Tool, &e.RequestID,
+		&e.Principal, &e.AuthMethod, &e.TrustLevel, &e.ReportedActor, &e.Client, &e.Decision,
+		&e.Reason, &e.Outcome, &e.ArgsSHA256, &e.TokenFingerprint} {
+		*f = validUTF8(*f)
+	}
+}
+
+// validUTF8 replaces every byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json does when it encodes s. An entry sealed as it is
+// then has the same canonical form as the same entry decoded from its
+// encoding (where json wrote the replacement as an escape, "\ufffd", and the
+// decoded string holds the character itself).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // seal is the store.AuditSeal: it decodes a raw entry (a Writer's batch or a
@@ -169,17 +197,29 @@ func seal(raw []byte, seq uint64, prevHash string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("audit: decode entry: no event")
 	}
 	normalize(&e)
-	e.Seq, e.PrevHash = seq, prevHash
-	canonical, err := marshal(&e)
+	return sealEntry(&e, seq, prevHash)
+}
+
+// sealEntry seals a normalized entry that is already in hand, which spares
+// the Writer decoding what it has just encoded.
+func sealEntry(e *Entry, seq uint64, prevHash string) ([]byte, string, error) {
+	e.Seq, e.PrevHash, e.Hash = seq, prevHash, ""
+	canonical, err := marshal(e)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: encode entry %d: %w", seq, err)
 	}
-	e.Hash = chainHash(prevHash, canonical)
-	rec, err := marshal(&e)
+	h := chainHash(prevHash, canonical)
+	// hash is the last field, so the record is the canonical form with the
+	// hash filled in; encoding the entry again would give the same bytes.
+	if rest, ok := bytes.CutSuffix(canonical, []byte(`"hash":""}`)); ok {
+		return append(append(rest, `"hash":"`...), h+`"}`...), h, nil
+	}
+	e.Hash = h
+	rec, err := marshal(e)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: encode entry %d: %w", seq, err)
 	}
-	return rec, e.Hash, nil
+	return rec, h, nil
 }
 
 // rawEntry is the unsealed form of e kept in a batch or a spool file.

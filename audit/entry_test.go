@@ -138,6 +138,17 @@ func TestSealRoundTrip(t *testing.T) {
 	if !bytes.Contains(rec, []byte(`"time":"2026-03-14T15:09:26.123456789Z"`)) {
 		t.Errorf("time not RFC 3339 UTC with nanoseconds: %s", rec)
 	}
+	// The Writer seals the entries it holds without decoding them: the record
+	// and the hash must be the very bytes a decoded entry gives.
+	direct := e
+	normalize(&direct)
+	drec, dhash, err := sealEntry(&direct, 7, zeroHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(drec, rec) || dhash != hash {
+		t.Errorf("sealed without decoding:\n%s %s\nsealed from its encoding:\n%s %s", drec, dhash, rec, hash)
+	}
 }
 
 func TestMinimalEntryKeepsRequiredFields(t *testing.T) {

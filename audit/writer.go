@@ -274,24 +274,38 @@ func (w *Writer) run() {
 // persist appends entries to audit.db, or spools them when that fails.
 func (w *Writer) persist(entries []Entry) error {
 	raws := make([][]byte, 0, len(entries))
+	// The entries by their encoding, so the seal need not decode them again
+	// (spooled entries of other processes are decoded as usual).
+	known := make(map[*byte]*Entry, len(entries))
 	for i := range entries {
-		raw, err := rawEntry(entries[i])
+		e := &entries[i]
+		normalize(e)
+		raw, err := marshal(e)
 		if err != nil {
 			// Only arguments or a time out of range can fail to encode; keep
 			// the entry without them rather than lose it.
 			w.log.Warn("audit: entry could not be encoded; recording it without arguments", "error", err)
-			e := entries[i]
 			e.Args = nil
 			if e.Time.Year() < 0 || e.Time.Year() > 9999 {
-				e.Time = w.now()
+				e.Time = w.now().UTC().Round(0)
 			}
-			if raw, err = rawEntry(e); err != nil {
+			if raw, err = marshal(e); err != nil {
 				return err
 			}
 		}
 		raws = append(raws, raw)
+		known[&raw[0]] = e
 	}
-	_, err := w.st.AppendAudit(raws, seal)
+	sealKnown := func(raw []byte, seq uint64, prevHash string) ([]byte, string, error) {
+		if len(raw) == 0 {
+			return seal(raw, seq, prevHash)
+		}
+		if e := known[&raw[0]]; e != nil {
+			return sealEntry(e, seq, prevHash)
+		}
+		return seal(raw, seq, prevHash)
+	}
+	_, err := w.st.AppendAudit(raws, sealKnown)
 	if err == nil {
 		return nil
 	}
