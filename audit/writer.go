@@ -246,6 +246,10 @@ func (w *Writer) run() {
 		select {
 		case e, ok := <-in:
 			if !ok {
+				// Close closed the channel; this case may win the select
+				// over closeCh, and a last batch that cannot be written
+				// must then be reported lost, not retried by nobody.
+				closing = true
 				_ = flush()
 				return
 			}
