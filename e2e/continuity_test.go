@@ -123,6 +123,17 @@ func rmRestarts(stderr, reason string) int {
 	return n
 }
 
+// rmRemoteUpstream starts what the remote continuity tests talk to: an issuer of
+// rmRemoteTTL tokens for clientID and server-everything (streamable HTTP) behind a
+// proxy that checks every token by introspection.
+func rmRemoteUpstream(t *testing.T, clientID string) (*Issuer, *rmAuthProxy) {
+	t.Helper()
+	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{rmIssuerClient(clientID)}, TTL: rmRemoteTTL})
+	rmLogIssuerOnFailure(t, iss)
+	se := startServerEverythingHTTP(t, nil)
+	return iss, rmStartAuthProxy(t, se.URL, iss, true)
+}
+
 // A remote session (mcp-remote) outlives at least 4 token lifetimes: every call succeeds, the
 // upstream never sees an inactive token, mcpwrap swapped mcp-remote several times (each new
 // one re-initialised upstream) while the client saw one initialize, and the old mcp-remotes
@@ -130,10 +141,7 @@ func rmRestarts(stderr, reason string) int {
 func TestContinuityRemoteOutlivesTokens(t *testing.T) {
 	t.Parallel()
 	const clientID = "rm-cont-remote"
-	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{rmIssuerClient(clientID)}, TTL: rmRemoteTTL})
-	rmLogIssuerOnFailure(t, iss)
-	se := startServerEverythingHTTP(t, nil)
-	px := rmStartAuthProxy(t, se.URL, iss, true)
+	iss, px := rmRemoteUpstream(t, clientID)
 	cfg := rmWriteConfig(t, rmServer{
 		Name: "remote", URL: px.URL, RemoteCommand: rmRemoteCommand(), RemoteArgs: []string{"--transport", "http-only"},
 		ClientID: clientID, SecretFile: rmWriteSecret(t, rmSecret), TokenURL: iss.TokenURL, CA: iss.CAFile,
@@ -563,10 +571,7 @@ func rmRevoke(iss *Issuer, clientID, secret, tok string) error {
 func TestContinuityRemoteSlowReplacement(t *testing.T) {
 	t.Parallel()
 	const clientID = "rm-cont-slow"
-	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{rmIssuerClient(clientID)}, TTL: rmRemoteTTL})
-	rmLogIssuerOnFailure(t, iss)
-	se := startServerEverythingHTTP(t, nil)
-	px := rmStartAuthProxy(t, se.URL, iss, true)
+	iss, px := rmRemoteUpstream(t, clientID)
 
 	dir := t.TempDir()
 	count := filepath.Join(dir, "starts")
