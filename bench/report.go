@@ -152,6 +152,12 @@ func render(r *Results, o Options) string {
 			}
 			return us(su.CPUPerMiB[v])
 		}))
+		row("  the same after each proxy's first", each(func(v int) string {
+			if v == vDirect || su.CPUPerMiBWarm[v] == 0 {
+				return "-"
+			}
+			return us(su.CPUPerMiBWarm[v])
+		}))
 		row("proxy peak RSS during those runs", each(func(v int) string {
 			if v == vDirect {
 				return "-"
