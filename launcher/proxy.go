@@ -234,11 +234,17 @@ func (p *proxy) send(line []byte, pd *Pending) error {
 	if p.childIn == nil {
 		return errors.New("launcher: server stdin is closed")
 	}
-	if _, err := p.childIn.Write(line); err != nil {
-		return err
-	}
+	// Marked before the write: the answer can arrive, and be handled by the
+	// server pump (which may mark the request unsent again, to hold it for
+	// a retry), before Write returns.
 	if pd != nil {
 		pd.sent.Store(true)
+	}
+	if _, err := p.childIn.Write(line); err != nil {
+		if pd != nil {
+			pd.sent.Store(false)
+		}
+		return err
 	}
 	return nil
 }
