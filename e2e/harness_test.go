@@ -184,7 +184,7 @@ func TestHarnessIssuer(t *testing.T) {
 		t.Fatalf("basic token: %+v", tr)
 	}
 	if strings.Count(tr.AccessToken, ".") == 2 {
-		t.Errorf("access token looks like a JWT; want opaque: %q", tr.AccessToken)
+		t.Errorf("access token %s looks like a JWT; want opaque", fingerprint(tr.AccessToken))
 	}
 	if got := iss.count(); got != 1 {
 		t.Errorf("count() = %d after one token request, want 1", got)

@@ -65,11 +65,11 @@ func TestRemoteBearerThroughMcpRemote(t *testing.T) {
 	}
 	calls := rmWithRPC(recs, "tools/call")
 	if len(calls) != 2 {
-		t.Fatalf("proxy saw %d tools/call requests, want 2; all: %+v", len(calls), recs)
+		t.Fatalf("proxy saw %d tools/call requests, want 2 (its records, with token fingerprints, are logged below)", len(calls))
 	}
 	tok := rmBearer(calls[0].Auth)
 	if tok == "" || calls[0].Auth != "Bearer "+tok {
-		t.Fatalf("tools/call Authorization header %q, want Bearer <token>", calls[0].Auth)
+		t.Fatalf("tools/call Authorization header (fingerprint %s, %d bytes) is not Bearer <token>", fingerprint(calls[0].Auth), len(calls[0].Auth))
 	}
 	for _, c := range calls {
 		if c.Auth != "Bearer "+tok || c.Status != 0 {
