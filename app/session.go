@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpwrap/mcpwrap/audit"
 	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/guard"
 	"github.com/mcpwrap/mcpwrap/launcher"
 	"github.com/mcpwrap/mcpwrap/policy"
 	"github.com/mcpwrap/mcpwrap/store"
@@ -24,7 +25,7 @@ type session struct {
 	*launcher.Session
 	st    *store.Store
 	cache *sessionCache // stores the launch's token counters in the background
-	guard *launcher.PolicyGuard
+	guard *guard.Guard
 	audit *audit.Writer
 	log   *slog.Logger
 	// restarts counts child replacements for child_restarts_total.
@@ -64,7 +65,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		log: e.log,
 	}
 	s.audit = audit.NewWriter(st, audit.WithLogger(e.log), audit.WithRetention(cfg.Audit.Retention))
-	s.guard = &launcher.PolicyGuard{
+	s.guard = &guard.Guard{
 		Session:  newSessionID(),
 		Server:   srv.Name,
 		Engine:   policy.New(cfg.Deployment, cfg.Principals, nil),
@@ -93,7 +94,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		s.close()
 		return nil, withCode(ExitInternal, err)
 	}
-	s.Identity, s.guard.Identity = id, id
+	s.guard.Identity = id
 	if srv.OAuth != nil {
 		s.cache = &sessionCache{Store: st}
 		src, err := e.oauthSource(c, srv, s.cache)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mcpwrap/mcpwrap/config"
-	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/inject"
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
 )
@@ -33,8 +32,6 @@ type Session struct {
 	Stderr  io.Writer
 	Signals <-chan os.Signal
 	Logger  *slog.Logger
-	// Identity is who launched the session (nil only when Blocked).
-	Identity *identity.Identity
 	// Tokens is nil for a server without OAuth.
 	Tokens TokenSource
 	Guard  Guard

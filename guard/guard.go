@@ -1,4 +1,4 @@
-package launcher
+package guard
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/audit"
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
+	"github.com/mcpwrap/mcpwrap/launcher"
 	"github.com/mcpwrap/mcpwrap/policy"
 )
 
@@ -27,10 +28,10 @@ const (
 // principal suspension may be: well under the one second DESIGN.md §4 allows.
 const recheckEvery = 250 * time.Millisecond
 
-// PolicyGuard is the Guard of a real session: it re-checks the launch identity,
+// Guard is the launcher.Guard of a real session: it re-checks the launch identity,
 // applies the principal's policy to each request, hides tools the principal may
 // not call, and writes one audit entry per request.
-type PolicyGuard struct {
+type Guard struct {
 	Session  string
 	Server   string
 	Identity *identity.Identity
@@ -58,7 +59,7 @@ type request struct {
 	entry audit.Entry
 }
 
-func (g *PolicyGuard) now() time.Time {
+func (g *Guard) now() time.Time {
 	if g.Now != nil {
 		return g.Now()
 	}
@@ -67,7 +68,7 @@ func (g *PolicyGuard) now() time.Time {
 
 // recheck returns the cached result of the identity re-check, refreshed at most
 // every recheckEvery.
-func (g *PolicyGuard) recheck() error {
+func (g *Guard) recheck() error {
 	if g.Tokens == nil || g.Identity == nil {
 		return nil
 	}
@@ -97,7 +98,7 @@ type view struct {
 	rewritten         []byte // non-nil when actor fields were stripped
 }
 
-func (g *PolicyGuard) inspect(raw []byte, m *jsonrpc.Message) view {
+func (g *Guard) inspect(raw []byte, m *jsonrpc.Message) view {
 	var v view
 	if m.Params == nil {
 		return v
@@ -161,7 +162,7 @@ func (g *PolicyGuard) inspect(raw []byte, m *jsonrpc.Message) view {
 	return v
 }
 
-func (g *PolicyGuard) noteClient(ci []byte) {
+func (g *Guard) noteClient(ci []byte) {
 	if ci == nil {
 		return
 	}
@@ -178,7 +179,7 @@ func (g *PolicyGuard) noteClient(ci []byte) {
 	g.mu.Unlock()
 }
 
-func (g *PolicyGuard) baseEntry(event string) audit.Entry {
+func (g *Guard) baseEntry(event string) audit.Entry {
 	g.mu.Lock()
 	client := g.client
 	g.mu.Unlock()
@@ -192,8 +193,8 @@ func (g *PolicyGuard) baseEntry(event string) audit.Entry {
 	return e
 }
 
-// Request implements Guard.
-func (g *PolicyGuard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any) {
+// Request implements launcher.Guard.
+func (g *Guard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any) {
 	v := g.inspect(raw, m)
 	e := g.baseEntry(audit.EventRequest)
 	e.Method, e.Tool, e.RequestID, e.BytesIn = m.Method, v.tool, string(m.ID), int64(len(raw))
@@ -245,9 +246,9 @@ func (g *PolicyGuard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []
 	return nil, reply, nil
 }
 
-// Response implements Guard: tools/list results lose the tools the principal
+// Response implements launcher.Guard: tools/list results lose the tools the principal
 // may not call; everything else passes unchanged.
-func (g *PolicyGuard) Response(raw []byte, m *jsonrpc.Message, p *Pending) []byte {
+func (g *Guard) Response(raw []byte, m *jsonrpc.Message, p *launcher.Pending) []byte {
 	if p.Method != "tools/list" || m.Result == nil {
 		return raw
 	}
@@ -264,7 +265,7 @@ func (g *PolicyGuard) Response(raw []byte, m *jsonrpc.Message, p *Pending) []byt
 	return out
 }
 
-func (g *PolicyGuard) filterTools(raw, result []byte, actor string) ([]byte, error) {
+func (g *Guard) filterTools(raw, result []byte, actor string) ([]byte, error) {
 	var res map[string]json.RawMessage
 	if err := json.Unmarshal(result, &res); err != nil {
 		return nil, err
@@ -305,8 +306,8 @@ func (g *PolicyGuard) filterTools(raw, result []byte, actor string) ([]byte, err
 	return append(b, '\n'), err
 }
 
-// Finish implements Guard: the audit entry of a forwarded request.
-func (g *PolicyGuard) Finish(p *Pending, out Outcome) {
+// Finish implements launcher.Guard: the audit entry of a forwarded request.
+func (g *Guard) Finish(p *launcher.Pending, out launcher.Outcome) {
 	r, ok := p.Tag.(*request)
 	if !ok {
 		return
@@ -334,19 +335,19 @@ func isToolError(resp []byte) bool {
 }
 
 // Event writes a session-level audit entry (session_start, session_end, ...).
-func (g *PolicyGuard) Event(event, reason string) {
+func (g *Guard) Event(event, reason string) {
 	e := g.baseEntry(event)
 	e.Reason = reason
 	g.write(e)
 }
 
-func (g *PolicyGuard) write(e audit.Entry) {
+func (g *Guard) write(e audit.Entry) {
 	if g.Audit != nil {
 		g.Audit.Write(e)
 	}
 }
 
-func (g *PolicyGuard) count(name string, ok bool) {
+func (g *Guard) count(name string, ok bool) {
 	if !ok {
 		return
 	}
@@ -368,10 +369,10 @@ type Refusal struct {
 // LastRefusal returns the guard's most recent refusal, or nil. In-process
 // clients (mcpwrap call) use it: the go-sdk client reports a -32003 answer as a
 // closed connection, because its own "client closing" error has that code.
-func (g *PolicyGuard) LastRefusal() *Refusal { return g.lastRefusal.Load() }
+func (g *Guard) LastRefusal() *Refusal { return g.lastRefusal.Load() }
 
 // Counts returns and resets the request counters gathered since the last call.
-func (g *PolicyGuard) Counts() map[string]float64 {
+func (g *Guard) Counts() map[string]float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	c := g.counts

@@ -1,4 +1,4 @@
-package launcher
+package guard
 
 import (
 	"encoding/json"
@@ -11,14 +11,15 @@ import (
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
+	"github.com/mcpwrap/mcpwrap/launcher"
 	"github.com/mcpwrap/mcpwrap/policy"
 )
 
-func newGuard(t *testing.T, p *config.Principal) *PolicyGuard {
+func newGuard(t *testing.T, p *config.Principal) *Guard {
 	t.Helper()
 	now := time.Unix(1_700_000_000, 0)
 	principals := map[string]*config.Principal{"bot": p}
-	return &PolicyGuard{
+	return &Guard{
 		Server:   "ev",
 		Engine:   policy.New(config.Deployment{Profile: "local"}, principals, func() time.Time { return now }),
 		Identity: &identity.Identity{Principal: "bot", AuthMethod: identity.MethodLocal, TrustLevel: identity.TrustLocal},
@@ -27,7 +28,7 @@ func newGuard(t *testing.T, p *config.Principal) *PolicyGuard {
 	}
 }
 
-func judge(t *testing.T, g *PolicyGuard, line string) (fwd, reply []byte, tag any) {
+func judge(t *testing.T, g *Guard, line string) (fwd, reply []byte, tag any) {
 	t.Helper()
 	m, err := jsonrpc.Parse([]byte(line), true)
 	if err != nil {
@@ -92,7 +93,7 @@ func TestGuardFiltersToolsList(t *testing.T) {
 	_, _, tag := judge(t, g, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
 	resp := `{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo"},{"name":"get_secret"},{"name":"get_time"},{"name":"delete_all"}],"nextCursor":"c2"}}`
 	m, _ := jsonrpc.Parse([]byte(resp), false)
-	out := g.Response([]byte(resp+"\n"), &m, &Pending{Method: "tools/list", Tag: tag})
+	out := g.Response([]byte(resp+"\n"), &m, &launcher.Pending{Method: "tools/list", Tag: tag})
 	var r struct {
 		Result struct {
 			Tools      []struct{ Name string } `json:"tools"`
