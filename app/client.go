@@ -163,7 +163,7 @@ func rpcErr(op string, err error) error {
 	if errors.As(err, &we) {
 		code := 1
 		switch int(we.Code) {
-		case wire.CodeUnauthorized, wire.CodeDenied, wire.CodeRateLimited:
+		case wire.CodeUnauthenticated, wire.CodeDenied, wire.CodeRateLimited:
 			code = ExitRefused
 		}
 		return withCode(code, fmt.Errorf("%s: %s (JSON-RPC code %d)", op, we.Message, we.Code))

@@ -237,7 +237,7 @@ func principalsCommand(e *env) *cli.Command {
 				},
 			},
 			{
-				Name: "suspend", Usage: "suspend a principal: every request is refused with -32003", ArgsUsage: "<principal>",
+				Name: "suspend", Usage: "suspend a principal: every request is refused with -32043", ArgsUsage: "<principal>",
 				Flags:  []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "why (shown to the client and in the audit log)"}},
 				Action: suspend(true),
 			},

@@ -93,7 +93,7 @@ func TestHarnessClientErrorCodes(t *testing.T) {
 	t.Parallel()
 	cmd, args := fakeServerCmd()
 	var steps []ClientStep
-	codes := []int{-32001, -32003, -32029, -32000, -32700}
+	codes := []int{-32041, -32043, -32001, -32029, -32000, -32700}
 	for _, c := range codes {
 		steps = append(steps, stepCall("fail", map[string]any{"code": c, "message": "boom " + randHex(t, 4), "data": map[string]any{"hint": "h", "code": c}}))
 	}

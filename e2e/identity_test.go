@@ -40,7 +40,7 @@ const ipRefusedSession = `{"jsonrpc":"2.0","id":1,"method":"initialize","params"
 var ipRefusedIDs = []string{`1`, `2`, `"three"`, `4`, `5`}
 
 // ipCheckRefused checks a refused launch as a client sees it: every request of
-// ipRefusedSession answered, in order, with a -32001 error whose message contains
+// ipRefusedSession answered, in order, with a -32041 error whose message contains
 // wantMsg, nothing else on stdout, one error line on stderr, exit 77.
 func ipCheckRefused(t *testing.T, r ipResult, wantMsg string, secrets ...string) {
 	t.Helper()
@@ -64,8 +64,8 @@ func ipCheckRefused(t *testing.T, r ipResult, wantMsg string, secrets ...string)
 		switch {
 		case m.JSONRPC != "2.0" || m.Result != nil || m.Error == nil:
 			t.Errorf("answer %s: want a JSON-RPC 2.0 error, got %s", m.ID, sc.Text())
-		case m.Error.Code != -32001:
-			t.Errorf("answer %s: code %d, want -32001: %s", m.ID, m.Error.Code, sc.Text())
+		case m.Error.Code != -32041:
+			t.Errorf("answer %s: code %d, want -32041: %s", m.ID, m.Error.Code, sc.Text())
 		case !strings.Contains(m.Error.Message, wantMsg):
 			t.Errorf("answer %s: message %q does not say %q", m.ID, m.Error.Message, wantMsg)
 		}
@@ -94,7 +94,7 @@ func ipCheckRefused(t *testing.T, r ipResult, wantMsg string, secrets ...string)
 }
 
 // Enterprise profile: nothing runs without a valid principal token. Every request,
-// initialize included, gets -32001 from mcpwrap itself; the server command is never
+// initialize included, gets -32041 from mcpwrap itself; the server command is never
 // started and no OAuth token is fetched; mcpwrap exits 77. An invalid, expired or
 // revoked token is refused in the local profile as well (never a fallback to local).
 // The same configuration with a valid token does start the server and fetch a token,
@@ -133,12 +133,12 @@ func TestIdentityEnterpriseRefusesWithoutValidToken(t *testing.T) {
 	unknown := "mcpw_st_" + base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, 32))
 	time.Sleep(1100 * time.Millisecond) // let the 1s token expire
 
-	// The SDK client sees mcpwrap's own -32001 as the answer to initialize.
+	// The SDK client sees mcpwrap's own -32041 as the answer to initialize.
 	run := runClientRaw(t, ent.spec("everything", nil, stepListTools(), stepCall("get-env", nil)))
-	if run.Init.OK || !run.Init.Wire || run.Init.Error == nil || run.Init.Error.Code != -32001 {
-		t.Errorf("SDK client initialize without a token: got %+v (wire=%v), want the wire error -32001 from mcpwrap", errOf(run.Init), run.Init.Wire)
+	if run.Init.OK || !run.Init.Wire || run.Init.Error == nil || run.Init.Error.Code != -32041 {
+		t.Errorf("SDK client initialize without a token: got %+v (wire=%v), want the wire error -32041 from mcpwrap", errOf(run.Init), run.Init.Wire)
 	} else if !strings.Contains(run.Init.Error.Message, "MCPWRAP_TOKEN") {
-		t.Errorf("-32001 message %q does not tell the user to set MCPWRAP_TOKEN", run.Init.Error.Message)
+		t.Errorf("-32041 message %q does not tell the user to set MCPWRAP_TOKEN", run.Init.Error.Message)
 	}
 	if run.ExitCode != 1 || len(run.Steps) != 0 {
 		t.Errorf("client.mjs: exit %d with %d step lines, want exit 1 after a failed initialize", run.ExitCode, len(run.Steps))
@@ -292,8 +292,8 @@ func TestIdentityEnterpriseValidToken(t *testing.T) {
 }
 
 // A token revoked, or a principal suspended, while a session is running is refused on
-// the session's next request one second later: -32001 after `mcpwrap tokens revoke`,
-// -32003 with data.reason principal_suspended after `mcpwrap principals suspend`.
+// the session's next request one second later: -32041 after `mcpwrap tokens revoke`,
+// -32043 with data.reason principal_suspended after `mcpwrap principals suspend`.
 //
 // The session's client (the SDK client) sends a probe call every 250 ms; the CLI runs
 // from the test after the first answered call. Every probe sent one second or more
@@ -310,10 +310,10 @@ func TestIdentityRevokeAndSuspendReachRunningSession(t *testing.T) {
 	}{
 		{"revoke", func(e *ipEnv, p, id string) ipResult {
 			return e.cli("tokens", "revoke", "--principal", p, "--token", id)
-		}, -32001, "", "revoked"},
+		}, -32041, "", "revoked"},
 		{"suspend", func(e *ipEnv, p, _ string) ipResult {
 			return e.cli("principals", "suspend", p, "--reason", "incident-42")
-		}, -32003, "principal_suspended", "suspended"},
+		}, -32043, "principal_suspended", "suspended"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,7 +373,7 @@ func TestIdentityRevokeAndSuspendReachRunningSession(t *testing.T) {
 					if tc.reason != "" && d.Reason != tc.reason {
 						t.Errorf("probe-%d: data.reason %q, want %q (data %s)", i, d.Reason, tc.reason, l.Error.Data)
 					}
-					if tc.code == -32003 && d.Principal != "alice" {
+					if tc.code == -32043 && d.Principal != "alice" {
 						t.Errorf("probe-%d: data.principal %q, want alice", i, d.Principal)
 					}
 					if !strings.Contains(l.Error.Message, tc.wantMsg) {

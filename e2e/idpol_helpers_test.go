@@ -271,7 +271,7 @@ func (e *ipEnv) stateFiles() map[string][]byte {
 	return files
 }
 
-// ipRPCData is the data member of mcpwrap's -32001/-32003/-32029 errors (DESIGN.md §9).
+// ipRPCData is the data member of mcpwrap's -32041/-32043/-32029 errors (DESIGN.md §9).
 type ipRPCData struct {
 	Reason            string   `json:"reason"`
 	Principal         string   `json:"principal"`

@@ -558,7 +558,7 @@ func TestOAuth(t *testing.T) {
 	})
 
 	// invalid_client (a wrong secret) is refused at once: exit 77, exactly one request (no
-	// retries), the server is never started, the client's initialize gets -32001.
+	// retries), the server is never started, the client's initialize gets -32041.
 	t.Run("InvalidClient", func(t *testing.T) {
 		t.Parallel()
 		iss := shared.forTest(t)
@@ -576,8 +576,8 @@ func TestOAuth(t *testing.T) {
 		if strings.Contains(r.Stderr+r.Stdout, badSecret) {
 			t.Errorf("the secret appears in mcpwrap's output")
 		}
-		if a := parseAnswers(t, r.Stdout); len(a) != 1 || string(a[0].ID) != "1" || a[0].Error == nil || a[0].Error.Code != -32001 {
-			t.Errorf("answers to initialize: %s, want one -32001 error for id 1", r.Stdout)
+		if a := parseAnswers(t, r.Stdout); len(a) != 1 || string(a[0].ID) != "1" || a[0].Error == nil || a[0].Error.Code != -32041 {
+			t.Errorf("answers to initialize: %s, want one -32041 error for id 1", r.Stdout)
 		}
 		if got := len(iss.tokenRequestsOf(oaBadSecret)); got != 1 {
 			t.Errorf("%d token requests, want exactly 1 (invalid_client is not retried)", got)
@@ -660,7 +660,7 @@ func checkInjected(t testing.TB, env map[string]string, tok string) {
 
 // The token endpoint is down: connection refused, or 503 for ever. mcpwrap retries (2s, 4s,
 // 8s), then exits 69 with one `mcpwrap: error:` line, never starts the server, and answers
-// the SDK client's initialize with -32001. ~14 s each, in parallel.
+// the SDK client's initialize with -32041. ~14 s each, in parallel.
 func TestOAuthTokenEndpointDown(t *testing.T) {
 	t.Parallel()
 	pki := newTestPKI(t)
@@ -682,9 +682,9 @@ func TestOAuthTokenEndpointDown(t *testing.T) {
 		start := time.Now()
 		run := runClientRaw(t, spec)
 		elapsed = time.Since(start)
-		if run.Init.OK || run.Init.Error == nil || run.Init.Error.Code != -32001 || !run.Init.Wire ||
+		if run.Init.OK || run.Init.Error == nil || run.Init.Error.Code != -32041 || !run.Init.Wire ||
 			!strings.Contains(run.Init.Error.Message, "access token") {
-			t.Errorf("initialize: %+v / %+v, want a -32001 error from mcpwrap explaining there is no access token", run.Init, run.Init.Error)
+			t.Errorf("initialize: %+v / %+v, want a -32041 error from mcpwrap explaining there is no access token", run.Init, run.Init.Error)
 		}
 		code, err := os.ReadFile(exitFile)
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-// A principal allowed only `echo` sees exactly `echo` in tools/list and gets -32003
+// A principal allowed only `echo` sees exactly `echo` in tools/list and gets -32043
 // (tool_not_allowed) for get-env, exactly as for a tool name that does not exist; the
 // call is audited as denied. A principal allowed "*" sees the whole list (control).
 func TestPolicyEchoOnlyPrincipal(t *testing.T) {
@@ -43,7 +43,7 @@ func TestPolicyEchoOnlyPrincipal(t *testing.T) {
 		if names := steps[0].mustOK(t).toolNames(t); !slices.Equal(names, []string{"echo"}) {
 			t.Errorf("tools/list for a principal allowed [\"echo\"] = %v, want exactly [echo]", names)
 		}
-		d := ipWireError(t, "get-env", steps[1], -32003)
+		d := ipWireError(t, "get-env", steps[1], -32043)
 		if d.Reason != "tool_not_allowed" || d.Tool != "get-env" || d.Principal != "echoer" || d.Server != "everything" {
 			t.Errorf("get-env refusal data = %s, want reason tool_not_allowed, tool get-env, principal echoer, server everything", steps[1].Error.Data)
 		}
@@ -51,7 +51,7 @@ func TestPolicyEchoOnlyPrincipal(t *testing.T) {
 			t.Errorf("echo = %q, want %q", got, "Echo: allowed")
 		}
 		// A denied tool is refused like one that does not exist.
-		u := ipWireError(t, "no-such-tool", steps[3], -32003)
+		u := ipWireError(t, "no-such-tool", steps[3], -32043)
 		if u.Reason != d.Reason {
 			t.Errorf("unknown tool refused with reason %q, denied tool with %q: a denied tool must look like an unknown one", u.Reason, d.Reason)
 		}
@@ -74,8 +74,8 @@ func TestPolicyEchoOnlyPrincipal(t *testing.T) {
 	entries, raw := e.audit("--principal", "echoer", "--decision", "deny")
 	var tools []string
 	for _, en := range entries {
-		if en.Method != "tools/call" || en.Reason != "tool_not_allowed" || en.Outcome != "denied" || en.ErrorCode != -32003 {
-			t.Errorf("denied entry %d: method/reason/outcome/error_code = %s/%s/%s/%d, want tools/call/tool_not_allowed/denied/-32003", en.Seq, en.Method, en.Reason, en.Outcome, en.ErrorCode)
+		if en.Method != "tools/call" || en.Reason != "tool_not_allowed" || en.Outcome != "denied" || en.ErrorCode != -32043 {
+			t.Errorf("denied entry %d: method/reason/outcome/error_code = %s/%s/%s/%d, want tools/call/tool_not_allowed/denied/-32043", en.Seq, en.Method, en.Reason, en.Outcome, en.ErrorCode)
 		}
 		tools = append(tools, en.Tool)
 	}
@@ -241,9 +241,9 @@ func TestPolicyDelegation(t *testing.T) {
 	if got := steps[1].mustOK(t).text(t); got != "by reviewer" {
 		t.Errorf("echo as reviewer = %q", got)
 	}
-	ipWireError(t, "env as reviewer", steps[2], -32003)
-	ipWireError(t, "big as reviewer", steps[3], -32003)
-	if d := ipWireError(t, "echo as rogue", steps[4], -32003); d.Reason != "actor_not_delegated" {
+	ipWireError(t, "env as reviewer", steps[2], -32043)
+	ipWireError(t, "big as reviewer", steps[3], -32043)
+	if d := ipWireError(t, "echo as rogue", steps[4], -32043); d.Reason != "actor_not_delegated" {
 		t.Errorf("echo as an undeclared actor: data.reason %q, want actor_not_delegated (data %s)", d.Reason, steps[4].Error.Data)
 	}
 	calls, raw := ipReadWire(t, wire)

@@ -152,7 +152,7 @@ func TestRemoteBearerThroughMcpRemote(t *testing.T) {
 }
 
 // No token obtainable for a remote server: mcp-remote is never started (so it can never fall
-// back to its own browser login) and the client gets -32001 naming the token problem.
+// back to its own browser login) and the client gets -32041 naming the token problem.
 func TestRemoteNoTokenNeverStartsMcpRemote(t *testing.T) {
 	t.Parallel()
 	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{rmIssuerClient("rm-notoken-invalid"), rmIssuerClient("rm-notoken-down")}})
@@ -197,8 +197,8 @@ func TestRemoteNoTokenNeverStartsMcpRemote(t *testing.T) {
 				t.Fatalf("initialize succeeded without a token: %s", run.Init.Result)
 			}
 			e := run.Init.Error
-			if !run.Init.Wire || e == nil || e.Code != -32001 {
-				t.Fatalf("initialize error: %+v (wire %v), want -32001 from mcpwrap\nstderr:\n%s", e, run.Init.Wire, truncate(run.Stderr, 4096))
+			if !run.Init.Wire || e == nil || e.Code != -32041 {
+				t.Fatalf("initialize error: %+v (wire %v), want -32041 from mcpwrap\nstderr:\n%s", e, run.Init.Wire, truncate(run.Stderr, 4096))
 			}
 			for _, m := range tc.mention {
 				if !strings.Contains(strings.ToLower(e.Message), m) {
@@ -231,8 +231,8 @@ func TestRemoteNoTokenNeverStartsMcpRemote(t *testing.T) {
 						} `json:"data"`
 					} `json:"error"`
 				}
-				if err := json.Unmarshal([]byte(l), &m); err != nil || m.Error == nil || m.ID != i+1 || m.Error.Code != -32001 {
-					t.Errorf("answer %d: %s, want a -32001 error for id %d", i+1, l, i+1)
+				if err := json.Unmarshal([]byte(l), &m); err != nil || m.Error == nil || m.ID != i+1 || m.Error.Code != -32041 {
+					t.Errorf("answer %d: %s, want a -32041 error for id %d", i+1, l, i+1)
 					continue
 				}
 				if m.Error.Data.Reason != "token_unavailable" {

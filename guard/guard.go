@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -56,7 +57,8 @@ type Guard struct {
 
 // request is what the guard keeps about a forwarded request.
 type request struct {
-	entry audit.Entry
+	entry  audit.Entry
+	actors []string // every actor the request was made for
 }
 
 func (g *Guard) now() time.Time {
@@ -193,14 +195,51 @@ func (g *Guard) baseEntry(event string) audit.Entry {
 	return e
 }
 
+// policyRequest is the policy question for one message: who asks (the
+// principal, and every actor the request is made for), what, and the facts of
+// the latest identity re-check.
+func (g *Guard) policyRequest(m *jsonrpc.Message, v view) policy.Request {
+	req := policy.Request{Server: g.Server, Method: m.Method, Tool: v.tool, URI: v.uri, Prompt: v.prompt}
+	if id := g.Identity; id != nil {
+		req.Principal, req.Authenticated = id.Principal, true
+		if a := strings.TrimSpace(id.ReportedActor); a != "" {
+			req.Actors = append(req.Actors, a)
+		}
+	}
+	if a := strings.TrimSpace(v.actor); a != "" {
+		req.Actors = append(req.Actors, a)
+	}
+	req.Actor = firstActor(v.actor, req.Actors)
+	if err := g.recheck(); err != nil {
+		var r *identity.Refusal
+		if errors.As(err, &r) {
+			if r.Reason == policy.ReasonSuspended {
+				req.Suspended = true
+			} else {
+				req.Authenticated, req.AuthReason, req.AuthMessage = false, r.Reason, r.Message
+			}
+		}
+	}
+	return req
+}
+
+// firstActor is the actor to show: the message's own when it names one, else
+// the launch environment's.
+func firstActor(inBand string, actors []string) string {
+	if a := strings.TrimSpace(inBand); a != "" {
+		return a
+	}
+	if len(actors) > 0 {
+		return actors[0]
+	}
+	return ""
+}
+
 // Request implements launcher.Guard.
 func (g *Guard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any) {
 	v := g.inspect(raw, m)
 	e := g.baseEntry(audit.EventRequest)
 	e.Method, e.Tool, e.RequestID, e.BytesIn = m.Method, v.tool, string(m.ID), int64(len(raw))
-	if v.actor != "" {
-		e.ReportedActor = v.actor
-	}
 	if m.Method == policy.MethodToolsCall {
 		e.ArgsSHA256, e.Args = audit.ArgsFields(g.ArgsMode, g.MaxArgs, v.args)
 	}
@@ -208,35 +247,37 @@ func (g *Guard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, 
 	if v.rewritten != nil {
 		out = v.rewritten
 	}
-	var d policy.Decision
-	req := policy.Request{Server: g.Server, Method: m.Method, Tool: v.tool, URI: v.uri, Prompt: v.prompt, Actor: e.ReportedActor}
-	if g.Identity != nil {
-		req.Principal, req.Authenticated = g.Identity.Principal, true
+	req := g.policyRequest(m, v)
+	if req.Actor != "" {
+		e.ReportedActor = req.Actor
 	}
-	if err := g.recheck(); err != nil {
-		var r *identity.Refusal
-		errors.As(err, &r)
-		d = policy.Decision{Code: r.Code, Reason: r.Reason, Message: r.Message}
-		if r.Reason == "principal_suspended" {
-			req.Suspended = true
-			d = g.Engine.Decide(req)
-			d.Message = r.Message
-		}
-	} else {
-		d = g.Engine.Decide(req)
-	}
+	d := g.Engine.Decide(req)
+	// A call sent as a notification (no id, or "id": null) is audited now:
+	// no answer will come to finish its entry. Protocol notifications
+	// (notifications/...) are not requests and are not audited.
+	call := m.Kind == jsonrpc.KindNotification && !strings.HasPrefix(m.Method, "notifications/")
 	if d.Allow {
-		g.count("requests_total{decision=\"allow\"}", m.Kind == jsonrpc.KindRequest)
+		g.count("requests_total{decision=\"allow\"}", m.Kind == jsonrpc.KindRequest || call)
 		e.Decision = audit.DecisionAllow
-		return out, nil, &request{entry: e}
-	}
-	if m.Kind != jsonrpc.KindRequest {
-		// A refused notification has no id to answer: it is dropped.
-		return nil, nil, nil
+		if call {
+			e.Outcome = audit.OutcomeNoResponse
+			g.write(e)
+			return out, nil, nil
+		}
+		return out, nil, &request{entry: e, actors: req.Actors}
 	}
 	e.Decision, e.Reason, e.Outcome, e.ErrorCode = audit.DecisionDeny, d.Reason, audit.OutcomeDenied, d.Code
 	if d.Code == policy.CodeRateLimited {
 		e.Decision = audit.DecisionRateLimited
+	}
+	if m.Kind != jsonrpc.KindRequest {
+		// A refused notification has no id to answer: it is dropped, and a
+		// refused call is recorded as such.
+		if call {
+			g.count("requests_total{decision=\""+e.Decision+"\"}", true)
+			g.write(e)
+		}
+		return nil, nil, nil
 	}
 	g.count("requests_total{decision=\""+e.Decision+"\"}", true)
 	reply = jsonrpc.ErrorReply(m.ID, d.Code, d.Message, d.Data(req))
@@ -246,6 +287,19 @@ func (g *Guard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, 
 	return nil, reply, nil
 }
 
+// Invalid implements launcher.Guard: a request the launcher refused before it
+// was judged is audited as denied for reason.
+func (g *Guard) Invalid(raw []byte, m *jsonrpc.Message, code int, reason string) {
+	e := g.baseEntry(audit.EventRequest)
+	e.Method, e.RequestID, e.BytesIn = m.Method, string(m.ID), int64(len(raw))
+	if m.Method == policy.MethodToolsCall && m.Params != nil {
+		e.Tool, _ = jsonrpc.String(jsonrpc.Member(m.Params, "name"))
+	}
+	e.Decision, e.Reason, e.Outcome, e.ErrorCode = audit.DecisionDeny, reason, audit.OutcomeDenied, code
+	g.count("requests_total{decision=\"deny\"}", true)
+	g.write(e)
+}
+
 // Response implements launcher.Guard: tools/list results lose the tools the principal
 // may not call; everything else passes unchanged.
 func (g *Guard) Response(raw []byte, m *jsonrpc.Message, p *launcher.Pending) []byte {
@@ -253,11 +307,11 @@ func (g *Guard) Response(raw []byte, m *jsonrpc.Message, p *launcher.Pending) []
 		return raw
 	}
 	r, _ := p.Tag.(*request)
-	actor := ""
+	var actors []string
 	if r != nil {
-		actor = r.entry.ReportedActor
+		actors = r.actors
 	}
-	out, err := g.filterTools(raw, m.Result, actor)
+	out, err := g.filterTools(raw, m.Result, actors)
 	if err != nil {
 		g.Logger.Warn("could not filter a tools/list result; answering with an error instead", "err", err)
 		return jsonrpc.ErrorReply(m.ID, -32603, "mcpwrap could not apply tool policy to the server's tools/list result", nil)
@@ -265,7 +319,7 @@ func (g *Guard) Response(raw []byte, m *jsonrpc.Message, p *launcher.Pending) []
 	return out
 }
 
-func (g *Guard) filterTools(raw, result []byte, actor string) ([]byte, error) {
+func (g *Guard) filterTools(raw, result []byte, actors []string) ([]byte, error) {
 	var res map[string]json.RawMessage
 	if err := json.Unmarshal(result, &res); err != nil {
 		return nil, err
@@ -274,16 +328,12 @@ func (g *Guard) filterTools(raw, result []byte, actor string) ([]byte, error) {
 	if err := json.Unmarshal(res["tools"], &tools); err != nil {
 		return nil, fmt.Errorf("tools: %w", err)
 	}
+	req := g.policyRequest(&jsonrpc.Message{Method: policy.MethodToolsCall}, view{})
+	req.Actors = actors // a refused identity sees no tool: ToolVisible says no
 	kept := tools[:0]
 	for _, t := range tools {
 		name, _ := jsonrpc.String(jsonrpc.Member(t, "name"))
-		req := policy.Request{Server: g.Server, Method: policy.MethodToolsCall, Tool: name, Actor: actor}
-		if g.Identity != nil {
-			req.Principal, req.Authenticated = g.Identity.Principal, true
-		}
-		if g.recheck() != nil {
-			req.Suspended = true
-		}
+		req.Tool = name
 		if g.Engine.ToolVisible(req) {
 			kept = append(kept, t)
 		}

@@ -58,7 +58,7 @@ func TestGuardDeniesToolsOutsideTheAllowList(t *testing.T) {
 		t.Fatal("denied call was forwarded")
 	}
 	code, data := replyError(t, reply)
-	if code != -32003 || data["reason"] != "tool_not_allowed" || data["principal"] != "bot" || data["tool"] != "get-env" || data["server"] != "ev" {
+	if code != -32043 || data["reason"] != "tool_not_allowed" || data["principal"] != "bot" || data["tool"] != "get-env" || data["server"] != "ev" {
 		t.Fatalf("reply = %s", reply)
 	}
 	line := `{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}`
@@ -134,7 +134,7 @@ func TestGuardDropsRefusedNotifications(t *testing.T) {
 		t.Fatalf("suspended notification: fwd=%q reply=%q", fwd, reply)
 	}
 	_, reply, _ = judge(t, g, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
-	if code, data := replyError(t, reply); code != -32003 || data["reason"] != "principal_suspended" {
+	if code, data := replyError(t, reply); code != -32043 || data["reason"] != "principal_suspended" {
 		t.Fatalf("suspended ping: %s", reply)
 	}
 }

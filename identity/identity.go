@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
 	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/store"
 )
@@ -51,7 +52,7 @@ type Identity struct {
 }
 
 // Refusal is why a launch or a request is refused; Code is the JSON-RPC code the
-// client gets (-32001 for authentication, -32003 for suspension).
+// client gets (jsonrpc.CodeUnauthenticated or jsonrpc.CodeDenied for suspension).
 type Refusal struct {
 	Code    int
 	Reason  string // "unauthenticated", "token_invalid", "token_revoked", "token_expired", "principal_suspended"
@@ -92,7 +93,7 @@ func Resolve(getenv func(string) string, dep config.Deployment, st Tokens, now t
 		return &Identity{Principal: p, AuthMethod: MethodLocal, TrustLevel: TrustLocal, ReportedActor: actor}, nil
 	}
 	return nil, &Refusal{
-		Code:   -32001,
+		Code:   jsonrpc.CodeUnauthenticated,
 		Reason: "unauthenticated",
 		Message: "mcpwrap: this deployment requires a principal token; set MCPWRAP_TOKEN in this server's entry " +
 			"in your MCP client (create one with `mcpwrap tokens create --principal NAME`)",
@@ -132,13 +133,13 @@ func Suspended(principal, reason string) *Refusal {
 	if reason != "" {
 		msg += " (" + reason + ")"
 	}
-	return &Refusal{Code: -32003, Reason: "principal_suspended", Principal: principal,
+	return &Refusal{Code: jsonrpc.CodeDenied, Reason: "principal_suspended", Principal: principal,
 		Message: msg + "; ask an administrator to run `mcpwrap principals unsuspend " + principal + "`",
 		Hint:    "mcpwrap principals unsuspend " + principal}
 }
 
 func tokenRefusal(err error, info *store.TokenInfo) error {
-	r := &Refusal{Code: -32001, Hint: "create a new token with `mcpwrap tokens create --principal NAME` and update MCPWRAP_TOKEN"}
+	r := &Refusal{Code: jsonrpc.CodeUnauthenticated, Hint: "create a new token with `mcpwrap tokens create --principal NAME` and update MCPWRAP_TOKEN"}
 	if info != nil {
 		r.Principal = info.Principal
 	}

@@ -88,7 +88,7 @@ func TestResolve(t *testing.T) {
 			id, err := Resolve(func(k string) string { return tt.env[k] }, tt.dep, f.st, time.Now())
 			if tt.refusal != "" {
 				var r *Refusal
-				if !errors.As(err, &r) || r.Reason != tt.refusal || r.Code != -32001 {
+				if !errors.As(err, &r) || r.Reason != tt.refusal || r.Code != -32041 {
 					t.Fatalf("err = %v, want refusal %q", err, tt.refusal)
 				}
 				if r.Principal != tt.refusedFor {
@@ -119,7 +119,7 @@ func TestRecheckSeesRevocationAndSuspension(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r *Refusal
-	if err := id.Recheck(f.st, time.Now()); !errors.As(err, &r) || r.Code != -32003 || r.Reason != "principal_suspended" {
+	if err := id.Recheck(f.st, time.Now()); !errors.As(err, &r) || r.Code != -32043 || r.Reason != "principal_suspended" {
 		t.Fatalf("suspended: err = %v", err)
 	}
 	_ = f.st.SetSuspended("claude-desktop", false, "")
@@ -127,7 +127,7 @@ func TestRecheckSeesRevocationAndSuspension(t *testing.T) {
 	if err := f.st.RevokeToken("claude-desktop", infos[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := id.Recheck(f.st, time.Now()); !errors.As(err, &r) || r.Code != -32001 || r.Reason != "token_revoked" {
+	if err := id.Recheck(f.st, time.Now()); !errors.As(err, &r) || r.Code != -32041 || r.Reason != "token_revoked" {
 		t.Fatalf("revoked: err = %v", err)
 	}
 }

@@ -123,7 +123,7 @@ func TestErrorReply(t *testing.T) {
 			Data map[string]string `json:"data"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(b, &m); err != nil || m.ID != "x" || m.Error.Code != -32003 || m.Error.Data["reason"] != "tool_not_allowed" {
+	if err := json.Unmarshal(b, &m); err != nil || m.ID != "x" || m.Error.Code != CodeDenied || m.Error.Data["reason"] != "tool_not_allowed" {
 		t.Fatalf("reply %s: %+v %v", b, m, err)
 	}
 	if b := ErrorReply(nil, CodeParseError, "p", nil); !bytes.Contains(b, []byte(`"id":null`)) {

@@ -5,14 +5,23 @@ import (
 )
 
 // Standard and mcpwrap error codes. The mcpwrap codes are part of the contract in
-// DESIGN.md §4 and §9.
+// DESIGN.md §4 and §9. Refusals use codes that no major MCP SDK uses for its
+// own errors: go-sdk's jsonrpc2 reserves -32001 to -32005 (and reads -32003 as
+// "client is closing"), the TypeScript and Python SDKs -32000, -32001, -32002
+// and -32042; a client compares by code, so a refusal under one of those would
+// be reported as something else.
 const (
 	CodeParseError     = -32700
 	CodeInvalidRequest = -32600
 	CodeServerExited   = -32000
-	CodeUnauthorized   = -32001
-	CodeDenied         = -32003
-	CodeRateLimited    = -32029
+	// CodeUnauthenticated: no, or no longer a, valid principal; also a
+	// session that cannot start for want of an upstream token.
+	CodeUnauthenticated = -32041
+	// CodeDenied: policy refuses the request.
+	CodeDenied      = -32043
+	CodeRateLimited = -32029
+	// CodeConfig: the configuration of the launched server is broken.
+	CodeConfig = -32078
 )
 
 // ErrorReply encodes a JSON-RPC error response for id (raw JSON; nil means null)

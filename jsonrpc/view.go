@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -55,20 +56,56 @@ type Message struct {
 // HasID reports whether the message carries an id (a request or a response).
 func (m *Message) HasID() bool { return m.ID != nil }
 
-// IDKey is a map key for the id: its raw JSON with insignificant space removed.
+// IDKey is a map key for the id (see the function IDKey).
 func (m *Message) IDKey() string { return IDKey(m.ID) }
 
-// IDKey normalises a raw JSON id for use as a map key.
+// IDKey is the canonical form of a raw JSON id, for matching answers to
+// requests: two ids have the same key exactly when a server may treat them as
+// the same id. Strings compare by their decoded value; numbers compare as
+// numbers, the way a JavaScript server reads them (1, 1.0, 1e0 and 1.00 are one
+// id, -0 is 0, integers past 2^53 that a float64 cannot tell apart are one id).
+// A string id never equals a number id. Anything else keeps its raw bytes.
 func IDKey(id []byte) string {
 	id = bytes.TrimSpace(id)
-	if len(id) > 0 && id[0] == '"' {
+	if len(id) == 0 {
+		return ""
+	}
+	switch c := id[0]; {
+	case c == '"':
+		if bytes.IndexByte(id, '\\') < 0 && utf8.Valid(id) {
+			return string(id)
+		}
 		var s string
 		if json.Unmarshal(id, &s) == nil {
 			b, _ := json.Marshal(s)
 			return string(b)
 		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		if plainInt(id) {
+			return string(id)
+		}
+		if f, err := strconv.ParseFloat(string(id), 64); err == nil && json.Valid(id) {
+			if f == 0 {
+				f = 0 // -0
+			}
+			return strconv.FormatFloat(f, 'f', -1, 64)
+		}
 	}
 	return string(id)
+}
+
+// plainInt reports whether id is a non-negative integer without leading zeros
+// short enough that float64 holds it exactly: its canonical form is itself.
+func plainInt(id []byte) bool {
+	if len(id) > 15 || (id[0] == '0' && len(id) > 1) {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse returns the view of one message. With strict set the whole message must be
@@ -388,4 +425,22 @@ func Member(obj []byte, key string) []byte {
 func String(v []byte) (s string, ok bool) {
 	s, err := unquote(bytes.TrimSpace(v))
 	return s, err == nil
+}
+
+// ReplaceID returns line with its id value replaced by id. idVal must be the
+// ID that Parse returned for line (a slice of it); when it is not, line is
+// returned unchanged. Used to give a client back the exact id bytes it sent
+// when the server answered with another spelling of the same id (1 for 1.0).
+func ReplaceID(line, idVal, id []byte) []byte {
+	if len(idVal) == 0 || bytes.Equal(idVal, id) {
+		return line
+	}
+	off := cap(line) - cap(idVal)
+	if off < 0 || off+len(idVal) > len(line) || &line[off] != &idVal[0] {
+		return line
+	}
+	out := make([]byte, 0, len(line)-len(idVal)+len(id))
+	out = append(out, line[:off]...)
+	out = append(out, id...)
+	return append(out, line[off+len(idVal):]...)
 }

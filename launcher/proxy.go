@@ -15,30 +15,22 @@ import (
 )
 
 // Guard sees the stream on behalf of policy and audit. The proxy calls it from
-// one goroutine per direction; implementations must be safe for that.
+// one goroutine per direction; implementations must be safe for that. It is
+// given one message at a time, never a batch: a batch is judged element by
+// element and joined again by the proxy.
 type Guard interface {
-	// Request judges one client message that is not a batch. It returns the bytes
-	// to forward (raw itself when nothing changes) or, to refuse, a reply line for
-	// the client; tag is kept with the pending request and handed back later.
+	// Request judges one client message. It returns the bytes to forward (raw
+	// itself when nothing changes) or, to refuse, a reply line for the client;
+	// tag is kept with the pending request and handed back later.
 	Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any)
 	// Response may rewrite the server's response to a pending request.
 	Response(raw []byte, m *jsonrpc.Message, p *Pending) []byte
 	// Finish records how a forwarded request ended.
 	Finish(p *Pending, out Outcome)
-}
-
-// Pending is a client request forwarded to the server and not yet answered.
-type Pending struct {
-	ID       []byte
-	Method   string
-	Start    time.Time
-	BytesIn  int
-	Tag      any
-	Response []byte // the response line, set before Finish
-	// Raw is the request as forwarded, kept (up to retryKeepBytes) so it can be
-	// sent again to a restarted child.
-	Raw  []byte
-	sent atomic.Bool // written to a child
+	// Invalid records a request the launcher refused before judging it (its
+	// id is already in flight): code is the JSON-RPC error it was answered
+	// with, reason the word for the audit log.
+	Invalid(raw []byte, m *jsonrpc.Message, code int, reason string)
 }
 
 // retryKeepBytes bounds the size of a request kept for a retry after a forced
@@ -196,145 +188,161 @@ func (p *proxy) pumpClient(in io.Reader) error {
 	}
 }
 
+// fromClient handles one line from the client: a message, or a batch whose
+// elements each take the same path and whose answers are joined again.
 func (p *proxy) fromClient(line []byte) error {
 	m, err := jsonrpc.Parse(line, true)
 	if err != nil {
 		p.log.Warn("client sent a line that is not JSON-RPC", "bytes", len(line))
 		return p.toClient(jsonrpc.ErrorReply(nil, jsonrpc.CodeParseError, "parse error: not a JSON-RPC message", nil))
 	}
-	if m.Kind == jsonrpc.KindBatch {
-		return p.fromClientBatch(line, &m)
-	}
-	forward, reply, pd := p.judge(line, &m)
-	if reply != nil {
-		if err := p.toClient(reply); err != nil {
-			return err
-		}
-	}
-	if forward != nil {
-		if p.recordHandshake {
-			switch m.Method {
-			case "initialize":
-				p.initLine = bytes.Clone(forward)
-			case "notifications/initialized":
-				p.initializedLine = bytes.Clone(forward)
+	if m.Kind != jsonrpc.KindBatch {
+		forward, reply, pd := p.judge(line, &m, nil)
+		if reply != nil {
+			if err := p.toClient(reply); err != nil {
+				return err
 			}
 		}
-		if err := p.send(forward, pd); err != nil {
-			p.serverGone(&m)
+		if forward != nil {
+			p.record(forward, &m)
+			if err := p.send(forward, pd); err != nil && pd != nil {
+				p.serverGone(pd)
+			}
 		}
+		return nil
+	}
+	b := &batchAnswer{}
+	var fwd [][]byte
+	var sent []*Pending
+	for _, el := range m.Elements {
+		em, err := jsonrpc.Parse(el, false)
+		if err != nil || em.Kind == jsonrpc.KindInvalid || em.Kind == jsonrpc.KindBatch {
+			b.add(jsonrpc.ErrorReply(nil, jsonrpc.CodeInvalidRequest, "invalid request in batch", nil), false)
+			continue
+		}
+		f, r, pd := p.judge(el, &em, b)
+		if r != nil {
+			b.add(r, false)
+		}
+		if f != nil {
+			fwd = append(fwd, bytes.TrimRight(f, "\r\n"))
+			if pd != nil {
+				sent = append(sent, pd)
+			}
+		}
+	}
+	if len(fwd) > 0 {
+		if err := p.send(joinBatch(fwd), sent...); err != nil {
+			p.log.Warn("server stdin closed; batch not delivered")
+			for _, pd := range sent {
+				p.serverGone(pd)
+			}
+		}
+	}
+	if out := b.seal(); out != nil {
+		return p.toClient(out)
 	}
 	return nil
 }
 
-// send writes a line to the current child and marks pd (if any) as sent.
-func (p *proxy) send(line []byte, pd *Pending) error {
+// record keeps the client's handshake for replay to a replacement child.
+func (p *proxy) record(forward []byte, m *jsonrpc.Message) {
+	if !p.recordHandshake {
+		return
+	}
+	switch m.Method {
+	case "initialize":
+		p.initLine = bytes.Clone(forward)
+	case "notifications/initialized":
+		p.initializedLine = bytes.Clone(forward)
+	}
+}
+
+// send writes a line to the current child and marks pds as sent to it.
+func (p *proxy) send(line []byte, pds ...*Pending) error {
 	p.childMu.Lock()
 	defer p.childMu.Unlock()
 	if p.childIn == nil {
 		return errors.New("launcher: server stdin is closed")
 	}
 	// Marked before the write: the answer can arrive, and be handled by the
-	// server pump (which may mark the request unsent again, to hold it for
-	// a retry), before Write returns.
-	if pd != nil {
-		pd.sent.Store(true)
+	// server pump (which may hold the request for a retry), before Write
+	// returns.
+	gen := p.gen.Load()
+	for _, pd := range pds {
+		if pd != nil {
+			pd.gen.Store(gen)
+			pd.setState(stateSent)
+		}
 	}
 	if _, err := p.childIn.Write(line); err != nil {
-		if pd != nil {
-			pd.sent.Store(false)
+		for _, pd := range pds {
+			if pd != nil {
+				pd.setState(stateQueued)
+			}
 		}
 		return err
 	}
 	return nil
 }
 
-// judge applies the guard to one message and registers it as pending when it is
-// forwarded as a request.
-func (p *proxy) judge(line []byte, m *jsonrpc.Message) (forward, reply []byte, pd *Pending) {
+// judge applies the guard to one message (never a batch) and registers it as
+// pending when it is forwarded as a request. b is the client batch it came in.
+func (p *proxy) judge(line []byte, m *jsonrpc.Message, b *batchAnswer) (forward, reply []byte, pd *Pending) {
+	var key string
+	if m.Kind == jsonrpc.KindRequest {
+		key = keyOf(m.ID)
+		if p.pending.has(key) {
+			// Its answer could not be told from the earlier request's.
+			p.log.Warn("client reused an id still in flight; refused", "method", m.Method)
+			if p.guard != nil {
+				p.guard.Invalid(line, m, jsonrpc.CodeInvalidRequest, "id_in_flight")
+			}
+			return nil, jsonrpc.ErrorReply(m.ID, jsonrpc.CodeInvalidRequest,
+				"id already in flight: a request with this id has not been answered yet; use a new id", nil), nil
+		}
+	}
 	forward = line
 	var tag any
 	if p.guard != nil && m.Kind != jsonrpc.KindResponse {
 		forward, reply, tag = p.guard.Request(line, m)
 	}
 	if forward != nil && m.Kind == jsonrpc.KindRequest {
-		pd = &Pending{ID: bytes.Clone(m.ID), Method: m.Method, Start: p.now(), BytesIn: len(line), Tag: tag}
+		pd = &Pending{ID: bytes.Clone(m.ID), key: key, Method: m.Method, Start: p.now(), BytesIn: len(line), Tag: tag, batch: b}
 		if p.retryAuth && len(forward) <= retryKeepBytes {
 			pd.Raw = bytes.Clone(forward)
 		}
-		p.pending.add(pd)
+		if b != nil {
+			b.expect()
+		}
+		p.pending.add(pd) // cannot fail: only this goroutine adds, and has said no
 	}
 	return forward, reply, pd
 }
 
-// fromClientBatch judges each element alone: allowed elements are forwarded as a
-// smaller batch, refused ones are answered in a batch of their own.
-func (p *proxy) fromClientBatch(line []byte, m *jsonrpc.Message) error {
-	if p.guard == nil {
-		for _, el := range m.Elements {
-			em, err := jsonrpc.Parse(el, false)
-			if err == nil && em.Kind == jsonrpc.KindRequest {
-				if _, _, pd := p.judge(el, &em); pd != nil {
-					pd.sent.Store(true)
-				}
-			}
-		}
-		if err := p.toChild(line); err != nil {
-			p.log.Warn("server stdin closed; batch not delivered")
-		}
-		return nil
+// deliver gives the client the answer to pd: at once for a single request,
+// as part of its batch's one array otherwise.
+func (p *proxy) deliver(pd *Pending, answer []byte) error {
+	if pd.batch == nil {
+		return p.toClient(answer)
 	}
-	var fwd, replies [][]byte
-	for _, el := range m.Elements {
-		em, err := jsonrpc.Parse(el, false)
-		if err != nil || em.Kind == jsonrpc.KindInvalid || em.Kind == jsonrpc.KindBatch {
-			replies = append(replies, bytes.TrimSuffix(jsonrpc.ErrorReply(nil, jsonrpc.CodeInvalidRequest, "invalid request in batch", nil), []byte("\n")))
-			continue
-		}
-		f, r, pd := p.judge(el, &em)
-		if pd != nil {
-			pd.sent.Store(true)
-		}
-		if f != nil {
-			fwd = append(fwd, bytes.TrimSuffix(f, []byte("\n")))
-		}
-		if r != nil {
-			replies = append(replies, bytes.TrimSuffix(r, []byte("\n")))
-		}
-	}
-	if len(fwd) > 0 {
-		if err := p.toChild(joinBatch(fwd)); err != nil {
-			p.log.Warn("server stdin closed; batch not delivered")
-		}
-	}
-	if len(replies) > 0 {
-		return p.toClient(joinBatch(replies))
+	if out := pd.batch.add(answer, true); out != nil {
+		return p.toClient(out)
 	}
 	return nil
 }
 
-func joinBatch(els [][]byte) []byte {
-	var b bytes.Buffer
-	b.WriteByte('[')
-	b.Write(bytes.Join(els, []byte(",")))
-	b.WriteString("]\n")
-	return b.Bytes()
-}
-
 // serverGone answers a request that could not be delivered because the server's
 // stdin is closed.
-func (p *proxy) serverGone(m *jsonrpc.Message) {
-	if m.Kind != jsonrpc.KindRequest {
-		return
-	}
-	if pd := p.pending.take(m.ID); pd != nil {
+func (p *proxy) serverGone(pd *Pending) {
+	if p.pending.take(pd.key, 0) != nil {
 		p.failPending(pd, "server is not accepting input")
 	}
 }
 
 // pumpServer reads a child's stdout until EOF and forwards it to the client.
-// gen is the child's generation: once a newer child took over, only answers to
-// requests still pending reach the client.
+// gen is the child's generation: answers match only requests sent to it, and
+// once a newer child took over nothing else of the old one reaches the client.
 func (p *proxy) pumpServer(r *jsonrpc.Reader, gen int64) error {
 	for {
 		line, err := r.Next()
@@ -342,7 +350,7 @@ func (p *proxy) pumpServer(r *jsonrpc.Reader, gen int64) error {
 			id, _ := jsonrpc.RecoverOversize(r.Head, r.Tail)
 			p.log.Warn("server message too large, dropped", "bytes", r.Size, "limit", p.max)
 			if id != nil {
-				if pd := p.take(id); pd != nil {
+				if pd := p.pending.take(keyOf(id), gen); pd != nil {
 					p.failPendingCode(pd, jsonrpc.CodeInvalidRequest,
 						fmt.Sprintf("server response of %d bytes exceeds max_message_bytes (%d)", r.Size, p.max))
 				}
@@ -361,6 +369,8 @@ func (p *proxy) pumpServer(r *jsonrpc.Reader, gen int64) error {
 	}
 }
 
+// fromServer handles one line from a child: a message, or a batch whose
+// elements each take the same path.
 func (p *proxy) fromServer(line []byte, gen int64) error {
 	m, err := jsonrpc.Parse(line, false)
 	if err != nil || m.Kind == jsonrpc.KindInvalid {
@@ -371,58 +381,84 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 		return nil
 	}
 	current := gen == p.gen.Load()
-	switch m.Kind {
-	case jsonrpc.KindResponse:
-		if pd := p.take(m.ID); pd != nil {
-			if m.Error != nil && p.retryAuth && pd.Raw != nil && p.authRetries.Load() > 0 && isAuthFailure(m.Error, p.remote) {
-				// The upstream rejected the child's token: hold the answer, let
-				// the supervisor restart the child with a fresh token and send
-				// the request again.
-				pd.Response = bytes.Clone(line)
-				pd.sent.Store(false)
-				p.pending.add(pd)
-				select {
-				case p.authFailed <- pd:
-				default:
-				}
-				return nil
-			}
-			if m.Result != nil && current {
-				p.lastSuccess.Store(p.now().UnixNano())
-			}
-			out := line
-			if p.guard != nil {
-				out = p.guard.Response(line, &m, pd)
-			}
-			err := p.toClient(out)
-			p.finish(pd, out, &m)
+	if m.Kind != jsonrpc.KindBatch {
+		pass, err := p.serverElement(line, &m, gen, current)
+		if pass && err == nil {
+			err = p.toClient(line)
+		}
+		return err
+	}
+	var rest [][]byte
+	for _, el := range m.Elements {
+		em, err := jsonrpc.Parse(el, false)
+		if err != nil || em.Kind == jsonrpc.KindInvalid || em.Kind == jsonrpc.KindBatch {
+			p.log.Warn("server sent an invalid element in a batch; dropped")
+			continue
+		}
+		pass, err := p.serverElement(el, &em, gen, current)
+		if err != nil {
 			return err
 		}
-	case jsonrpc.KindBatch:
-		if !current {
-			return nil
-		}
-		for _, el := range m.Elements {
-			em, err := jsonrpc.Parse(el, false)
-			if err == nil && em.Kind == jsonrpc.KindResponse {
-				if pd := p.take(em.ID); pd != nil {
-					p.finish(pd, el, &em)
-				}
-			}
+		if pass {
+			rest = append(rest, el)
 		}
 	}
-	if !current {
-		// A retired child's notifications and requests belong to a session
-		// the client no longer has.
-		p.log.Debug("dropped a message from a retired server", "method", m.Method)
-		return nil
+	if len(rest) > 0 {
+		return p.toClient(joinBatch(rest))
 	}
-	return p.toClient(line)
+	return nil
 }
 
-// take removes and returns the pending request with this id.
-func (p *proxy) take(id []byte) *Pending {
-	return p.pending.take(id)
+// serverElement handles one message from a child. It answers a pending
+// request itself; pass says the message (a notification or a request of the
+// server's) goes to the client as it is.
+func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current bool) (pass bool, err error) {
+	if m.Kind != jsonrpc.KindResponse {
+		if !current {
+			// A retired child's notifications and requests belong to a session
+			// the client no longer has.
+			p.log.Debug("dropped a message from a retired server", "method", m.Method)
+		}
+		return current, nil
+	}
+	pd := p.pending.take(keyOf(m.ID), gen)
+	if pd == nil {
+		// Nothing was asked with this id (or it was answered already): passing
+		// it on would hand the client an answer no policy looked at.
+		p.log.Warn("server answered an id that is not in flight; dropped")
+		return false, nil
+	}
+	if m.Error != nil && p.retryAuth && pd.Raw != nil && p.authRetries.Load() > 0 && isAuthFailure(m.Error, p.remote) {
+		// The upstream rejected the child's token: hold the answer, let the
+		// supervisor restart the child with a fresh token and send the
+		// request again.
+		pd.Response = bytes.Clone(raw)
+		pd.setState(stateHeld)
+		p.pending.add(pd)
+		select {
+		case p.authFailed <- pd:
+		default:
+		}
+		return false, nil
+	}
+	if m.Result != nil && current {
+		p.lastSuccess.Store(p.now().UnixNano())
+	}
+	if out := jsonrpc.ReplaceID(raw, m.ID, pd.ID); len(out) != len(raw) || !bytes.Equal(out, raw) {
+		// The server spelled the id its own way (1 for 1.0): the client gets
+		// back the id it sent.
+		raw = out
+		if *m, err = jsonrpc.Parse(raw, false); err != nil {
+			return false, nil
+		}
+	}
+	out := raw
+	if p.guard != nil {
+		out = p.guard.Response(raw, m, pd)
+	}
+	err = p.deliver(pd, out)
+	p.finish(pd, out, m)
+	return false, err
 }
 
 func (p *proxy) finish(pd *Pending, out []byte, m *jsonrpc.Message) {
@@ -445,7 +481,7 @@ func (p *proxy) failPending(pd *Pending, why string) {
 
 func (p *proxy) failPendingCode(pd *Pending, code int, why string) {
 	reply := jsonrpc.ErrorReply(pd.ID, code, why, nil)
-	_ = p.toClient(reply)
+	_ = p.deliver(pd, reply)
 	if p.guard != nil {
 		p.guard.Finish(pd, Outcome{Result: "no_response", Code: code, BytesOut: len(reply), Duration: p.now().Sub(pd.Start)})
 	}
@@ -468,7 +504,7 @@ func (p *proxy) inFlight() int {
 // inFlightSent reports how many requests a child has been sent and not yet
 // answered; requests held back during a restart are not counted.
 func (p *proxy) inFlightSent() int {
-	return p.pending.count(func(pd *Pending) bool { return pd.sent.Load() })
+	return p.pending.count(func(pd *Pending) bool { return pd.is(stateSent) })
 }
 
 func errorCode(raw []byte) int {

@@ -96,7 +96,7 @@ func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
 	// Everything held for a retry is pending and not sent.
 	var held []*Pending
 	s.p.pending.each(func(pd *Pending) {
-		if !pd.sent.Load() && pd.Response != nil {
+		if pd.is(stateHeld) {
 			held = append(held, pd)
 		}
 	})
@@ -107,9 +107,9 @@ func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
 		s.log.Error("could not restart the server with a fresh token; the client gets the upstream's error", "err", err)
 		for _, pd := range held {
 			for _, p := range s.p.pending.takeIf(func(x *Pending) bool { return x == pd }) {
-				_ = s.p.toClient(p.Response)
+				_ = s.p.deliver(p, p.Response)
 				if s.p.guard != nil {
-					s.p.guard.Finish(p, Outcome{Result: "error", Code: jsonrpc.CodeUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
+					s.p.guard.Finish(p, Outcome{Result: "error", Code: codeUpstreamUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
 				}
 			}
 		}
@@ -118,7 +118,7 @@ func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
 	for _, pd := range held {
 		pd.Response = nil
 		if err := s.p.send(pd.Raw, pd); err != nil {
-			s.p.serverGone(&jsonrpc.Message{Kind: jsonrpc.KindRequest, ID: pd.ID})
+			s.p.serverGone(pd)
 		}
 	}
 	go s.resetAuthBudget()
@@ -161,7 +161,7 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 		}
 	}
 	reapGroup(old)
-	for _, pd := range s.p.pending.takeIf(func(pd *Pending) bool { return pd.sent.Load() }) {
+	for _, pd := range s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateSent) }) {
 		s.p.failPending(pd, "server exited; mcpwrap restarted it, send the request again")
 	}
 	if err := s.swapLocked(ctx, true, false, "server exited"); err != nil {
@@ -213,7 +213,7 @@ func (s *supervisor) swapLocked(ctx context.Context, force, waitIdle bool, reaso
 	// Requests of the old child still unanswered now would never be: a timed
 	// swap has none; a forced one waited authDrain for them.
 	if !waitIdle {
-		lost := s.p.pending.takeIf(func(pd *Pending) bool { return pd.sent.Load() })
+		lost := s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateSent) })
 		for _, pd := range lost {
 			s.p.failPending(pd, "server restarted before answering; send the request again")
 		}
@@ -345,6 +345,10 @@ func withID(line []byte, id string) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
+// codeUpstreamUnauthorized is the code servers and mcp-remote use for a
+// request their upstream refused as unauthorized (not mcpwrap's own refusal).
+const codeUpstreamUnauthorized = -32001
+
 // isAuthFailure recognises an upstream's refusal of the token. A local server
 // must say so (401, invalid_token, unauthorized). mcp-remote 0.15.1 does not:
 // on a 401 mid-session it starts its own OAuth discovery and registration and
@@ -364,10 +368,10 @@ func isAuthFailure(errRaw []byte, remote bool) bool {
 	if strings.Contains(msg, "timed out") || strings.Contains(msg, "timeout") {
 		return false
 	}
-	if remote && e.Code == jsonrpc.CodeUnauthorized {
+	if remote && e.Code == codeUpstreamUnauthorized {
 		return true
 	}
 	mentions := strings.Contains(msg, "401") || strings.Contains(msg, "invalid_token") ||
 		strings.Contains(msg, "unauthorized") || (remote && (strings.Contains(msg, "oauth") || strings.Contains(msg, "client registration")))
-	return mentions && (e.Code == jsonrpc.CodeUnauthorized || e.Code == -32603 || e.Code == -32000)
+	return mentions && (e.Code == codeUpstreamUnauthorized || e.Code == -32603 || e.Code == -32000)
 }

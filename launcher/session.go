@@ -81,7 +81,7 @@ func (s *Session) Prepare(tok *inject.Token) (argv, env []string, err error) {
 
 // Run obtains the token (when the server has OAuth), starts the child and
 // proxies the session. It returns the child's exit code. When no token can be
-// had, no child is started: the client is answered with -32001 until it leaves
+// had, no child is started: the client is answered with -32041 until it leaves
 // and the token error is returned.
 func (s *Session) Run(ctx context.Context) (int, error) {
 	if b := s.Blocked; b != nil {
@@ -94,7 +94,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	if s.Tokens != nil {
 		t, at, err := s.Tokens.Token(ctx, false)
 		if err != nil {
-			return 0, s.refuse(err, jsonrpc.CodeUnauthorized,
+			return 0, s.refuse(err, jsonrpc.CodeUnauthenticated,
 				fmt.Sprintf("mcpwrap could not obtain an access token for server %q: %v", s.Server.Name, err),
 				map[string]string{"reason": "token_unavailable"})
 		}

@@ -1,12 +1,17 @@
 package policy
 
-import "time"
+import (
+	"time"
 
-// JSON-RPC error codes of DESIGN.md §9.
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
+)
+
+// The JSON-RPC error codes of a refusal (DESIGN.md §9); they are defined once,
+// in package jsonrpc.
 const (
-	CodeUnauthenticated = -32001
-	CodeDenied          = -32003
-	CodeRateLimited     = -32029
+	CodeUnauthenticated = jsonrpc.CodeUnauthenticated
+	CodeDenied          = jsonrpc.CodeDenied
+	CodeRateLimited     = jsonrpc.CodeRateLimited
 )
 
 // Reasons, as they appear in Decision.Reason, the reply's data and the audit log.
@@ -19,6 +24,7 @@ const (
 	ReasonPromptNotAllowed   = "prompt_not_allowed"
 	ReasonActorNotDelegated  = "actor_not_delegated"
 	ReasonRateLimited        = "rate_limited"
+	ReasonInvalidURI         = "invalid_uri"
 )
 
 // Decision is the verdict on one request. The zero value is not meaningful;

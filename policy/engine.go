@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,16 @@ type Request struct {
 	Principal     string // resolved principal name ("" = none)
 	Authenticated bool   // the launch resolved a principal (token or trusted local)
 	Suspended     bool   // suspended per the store; principals.P.suspended is read by the Engine
-	Actor         string // reported actor: display only, used for delegation; "" = the principal itself
+	// Actor is the reported actor as shown in refusals and the audit log; ""
+	// is the principal itself. Actors are every actor the request is made
+	// for (the launch environment's and the message's own): each one that
+	// names a declared delegate narrows the rights, none widens them. When
+	// Actors is nil, Actor alone is used.
+	Actor  string
+	Actors []string
+	// AuthReason and AuthMessage say why an unauthenticated request is not
+	// (token_revoked, token_expired, ...); empty means no principal at all.
+	AuthReason, AuthMessage string
 	Server        string
 	Method        string // JSON-RPC method
 	Tool          string // tools/call params.name
@@ -95,11 +105,15 @@ func (e *Engine) principal(name string) *config.Principal {
 // judge applies every check but the rate limit. named says whether obj applies.
 func (e *Engine) judge(req Request, p *config.Principal, obj object, named bool) Decision {
 	if !req.Authenticated {
-		return Decision{
+		d := Decision{
 			Code:    CodeUnauthenticated,
 			Reason:  ReasonUnauthenticated,
 			Message: "no authenticated principal; set MCPWRAP_TOKEN to an active stdio token (mcpwrap tokens create --principal NAME)",
 		}
+		if req.AuthReason != "" {
+			d.Reason, d.Message = req.AuthReason, req.AuthMessage
+		}
+		return d
 	}
 	name := req.Principal
 	if req.Suspended || p.Suspended {
@@ -110,32 +124,66 @@ func (e *Engine) judge(req Request, p *config.Principal, obj object, named bool)
 			"server %q is not allowed for principal %q; ask an administrator to add it to principals.%s.servers",
 			req.Server, name, name))
 	}
+	if named && req.Method == MethodResourcesRead {
+		uri, err := NormalizeURI(req.URI)
+		if err != nil {
+			return deny(ReasonInvalidURI, fmt.Sprintf(
+				"resource URI %q cannot be checked against policy (it holds a space or control character, or is not an absolute URI); send the URI without them", req.URI))
+		}
+		obj.name = uri
+	}
 	if named {
 		key := "principals." + name + "." + obj.table
 		if d, ok := obj.check(obj.rules(p), e.enterprise, key, fmt.Sprintf("principal %q", name)); !ok {
 			return d
 		}
 	}
-	if req.Actor == "" {
-		return allow()
-	}
-	dl, declared := p.Delegates[req.Actor]
-	if !declared {
-		if p.RequireDelegation {
-			return deny(ReasonActorNotDelegated, fmt.Sprintf(
-				"actor %q is not a declared delegate of principal %q, which requires delegation; act as a declared delegate or ask an administrator to add principals.%s.delegates.%s",
-				req.Actor, name, name, req.Actor))
-		}
-		return allow() // an undeclared actor gets the principal's rights, never more
-	}
-	if named && dl != nil {
-		key := "principals." + name + ".delegates." + req.Actor + "." + obj.table
-		who := fmt.Sprintf("actor %q acting for principal %q", req.Actor, name)
-		if d, ok := obj.check(obj.delegateRules(dl), false, key, who); !ok {
+	for _, actor := range actorsOf(req) {
+		if d, ok := e.delegated(p, actor, obj, named); !ok {
 			return d
 		}
 	}
 	return allow()
+}
+
+// actorsOf returns the distinct actors of req, trimmed of white space.
+func actorsOf(req Request) []string {
+	in := req.Actors
+	if in == nil && req.Actor != "" {
+		in = []string{req.Actor}
+	}
+	var out []string
+	for _, a := range in {
+		a = strings.TrimSpace(a)
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// delegated applies the rules of one actor: a declared delegate's rules must
+// allow the object too; an undeclared actor changes nothing, unless the
+// principal requires delegation.
+func (e *Engine) delegated(p *config.Principal, actor string, obj object, named bool) (Decision, bool) {
+	name := p.Name
+	dl, declared := p.Delegates[actor]
+	if !declared {
+		if p.RequireDelegation {
+			return deny(ReasonActorNotDelegated, fmt.Sprintf(
+				"actor %q is not a declared delegate of principal %q, which requires delegation; act as a declared delegate or ask an administrator to add principals.%s.delegates.%s",
+				actor, name, name, actor)), false
+		}
+		return allow(), true // an undeclared actor gets the principal's rights, never more
+	}
+	if named && dl != nil {
+		key := "principals." + name + ".delegates." + actor + "." + obj.table
+		who := fmt.Sprintf("actor %q acting for principal %q", actor, name)
+		if d, ok := obj.check(obj.delegateRules(dl), false, key, who); !ok {
+			return d, false
+		}
+	}
+	return allow(), true
 }
 
 func suspendedMessage(name string, store, conf bool) string {

@@ -77,7 +77,7 @@ func TestRateLimit(t *testing.T) {
 			{0, tool, false, 60},
 		}},
 		{"resources/read and prompts/get are metered", config.RateLimit{N: 2, Per: time.Hour}, []step{
-			{0, with(method("bot", MethodResourcesRead), func(r *Request) { r.URI = "u" }), true, 0},
+			{0, with(method("bot", MethodResourcesRead), func(r *Request) { r.URI = "demo://u" }), true, 0},
 			{0, with(method("bot", MethodPromptsGet), func(r *Request) { r.Prompt = "p" }), true, 0},
 			{0, tool, false, 1800},
 		}},

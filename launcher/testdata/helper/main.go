@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -72,7 +74,11 @@ func main() {
 	for {
 		line, err := in.ReadBytes('\n')
 		if len(line) > 0 {
-			handle(out, line)
+			if t := bytes.TrimSpace(line); len(t) > 0 && t[0] == '[' {
+				handleBatch(out, t)
+			} else {
+				handle(out, line)
+			}
 		}
 		if err != nil {
 			break
@@ -81,6 +87,47 @@ func main() {
 	if *ignoreEOF {
 		time.Sleep(time.Hour)
 	}
+}
+
+// handleBatch answers a batch with one array, as a JSON-RPC server does.
+func handleBatch(out *bufio.Writer, line []byte) {
+	var els []json.RawMessage
+	if err := json.Unmarshal(line, &els); err != nil {
+		fmt.Fprintf(os.Stderr, "helper: bad batch of %d bytes\n", len(line))
+		return
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	for _, el := range els {
+		handle(w, el)
+	}
+	w.Flush()
+	var answers []string
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if l != "" {
+			answers = append(answers, l)
+		}
+	}
+	if len(answers) > 0 {
+		fmt.Fprintf(out, "[%s]\n", strings.Join(answers, ","))
+	}
+	out.Flush()
+}
+
+// jsID is the id as a JavaScript server writes it back: numbers re-encoded
+// (1.0 and 1e0 come back as 1), when HELPER_NUMERIC_IDS=1.
+func jsID(id json.RawMessage) json.RawMessage {
+	if os.Getenv("HELPER_NUMERIC_IDS") != "1" || len(id) == 0 || id[0] == '"' {
+		return id
+	}
+	f, err := strconv.ParseFloat(string(id), 64)
+	if err != nil {
+		return id
+	}
+	if f == 0 {
+		f = 0
+	}
+	return json.RawMessage(strconv.FormatFloat(f, 'f', -1, 64))
 }
 
 // initialized is 0 before initialize, 1 after it, 2 after notifications/initialized.
@@ -97,6 +144,7 @@ func handle(out *bufio.Writer, line []byte) {
 		fmt.Fprintf(os.Stderr, "helper: bad line of %d bytes\n", len(line))
 		return
 	}
+	m.ID = jsID(m.ID)
 	switch {
 	case m.Method == "initialize":
 		initialized = 1
@@ -121,6 +169,8 @@ func handle(out *bufio.Writer, line []byte) {
 		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"half":`, m.ID)
 		out.Flush()
 		os.Exit(code)
+	case m.Method == "tools/list":
+		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"tools":[{"name":"echo"},{"name":"get-env"},{"name":"get-sum"}]}}`+"\n", m.ID)
 	case m.Method == "slow":
 		// never answered
 	case m.Method == "env":
