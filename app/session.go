@@ -12,8 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/audit"
-	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/guard"
+	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/launcher"
 	"github.com/mcpwrap/mcpwrap/policy"
 	"github.com/mcpwrap/mcpwrap/store"

@@ -35,11 +35,11 @@ type Request struct {
 	// AuthReason and AuthMessage say why an unauthenticated request is not
 	// (token_revoked, token_expired, ...); empty means no principal at all.
 	AuthReason, AuthMessage string
-	Server        string
-	Method        string // JSON-RPC method
-	Tool          string // tools/call params.name
-	URI           string // resources/read params.uri
-	Prompt        string // prompts/get params.name
+	Server                  string
+	Method                  string // JSON-RPC method
+	Tool                    string // tools/call params.name
+	URI                     string // resources/read params.uri
+	Prompt                  string // prompts/get params.name
 }
 
 // Engine applies one deployment's policy. Build it with New; it is safe for
