@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -86,6 +87,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 			Code:    refusal.Code,
 			Message: refusal.Message,
 			Data:    map[string]string{"reason": refusal.Reason},
+			Reason:  refusal.Reason,
 		}
 		s.guard.Identity = &identity.Identity{Principal: refusal.Principal, ReportedActor: os.Getenv(identity.EnvReportedActor)}
 		s.guard.Event(audit.EventAuthFailure, refusal.Reason)
@@ -95,6 +97,13 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		return nil, withCode(ExitInternal, err)
 	}
 	s.guard.Identity = id
+	// Suspension and the server ACL are settled before any token is fetched or
+	// child started: a session that could only be refused is refused now.
+	if b := admit(s.guard, id, st); b != nil {
+		s.Blocked = b
+		s.guard.Event(audit.EventAuthFailure, b.Reason)
+		return s, nil
+	}
 	if srv.OAuth != nil {
 		s.cache = &sessionCache{Store: st}
 		src, err := e.oauthSource(c, srv, s.cache)
@@ -111,6 +120,35 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		}
 	}
 	return s, nil
+}
+
+// admit asks policy whether id may use the guard's server at all, with the
+// store's word on suspension; nil means yes.
+func admit(g *guard.Guard, id *identity.Identity, st *store.Store) *launcher.Block {
+	req := policy.Request{Principal: id.Principal, Authenticated: true, Server: g.Server, Method: "initialize"}
+	if err := id.Recheck(st, time.Now()); err != nil {
+		var r *identity.Refusal
+		if !errors.As(err, &r) {
+			return nil // the store could not answer; the guard re-checks on every request
+		}
+		if r.Reason != policy.ReasonSuspended {
+			req.Authenticated, req.AuthReason, req.AuthMessage = false, r.Reason, r.Message
+		}
+		req.Suspended = r.Reason == policy.ReasonSuspended
+	}
+	d := g.Engine.Decide(req)
+	if d.Allow {
+		return nil
+	}
+	hint := fmt.Sprintf("add %q to principals.%s.servers, or launch as another principal", g.Server, id.Principal)
+	switch {
+	case d.Reason == policy.ReasonSuspended && req.Suspended:
+		hint = "mcpwrap principals unsuspend " + id.Principal
+	case d.Reason == policy.ReasonSuspended:
+		hint = fmt.Sprintf("remove principals.%s.suspended from the configuration", id.Principal)
+	}
+	err := withCode(ExitRefused, errors.New(d.Message), hint)
+	return &launcher.Block{Err: err, Code: d.Code, Message: d.Message, Data: d.Data(req), Reason: d.Reason}
 }
 
 // run runs the session between session_start and session_end audit events.

@@ -51,6 +51,7 @@ type Block struct {
 	Code    int
 	Message string
 	Data    any
+	Reason  string // the refusal's reason word, for the audit log
 }
 
 // RefusedError is returned by Run when the session was refused before a child
