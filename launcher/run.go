@@ -58,6 +58,11 @@ type Spawn struct {
 // the grace period has already been spent.
 const killWait = 2 * time.Second
 
+// signalKillWait is how long a group that got a signal forwarded from the
+// client (or a cancelled context) may take before SIGKILL: under the two
+// seconds after which MCP clients SIGKILL mcpwrap itself.
+const signalKillWait = 1500 * time.Millisecond
+
 // drainWait bounds how long mcpwrap keeps reading the server's stdout after the
 // child exited, in case a grandchild still holds it open.
 const drainWait = time.Second
@@ -134,6 +139,7 @@ func (s *supervisor) closeStdin() {
 
 func (s *supervisor) loop(ctx context.Context) (int, error) {
 	s.failRestarts = 1
+	done := ctx.Done()
 	for {
 		select {
 		case <-s.cur.done:
@@ -193,8 +199,10 @@ func (s *supervisor) loop(ctx context.Context) (int, error) {
 			s.clientGone = true
 			s.refreshAt = nil
 			s.cur.signalGroup(sg)
+			// MCP clients send SIGKILL about two seconds after SIGTERM; the
+			// server's group must be gone before that, or it outlives mcpwrap.
 			if s.killAt == nil {
-				s.killAt = time.After(s.grace)
+				s.killAt = time.After(signalKillWait)
 			}
 		case <-s.termAt:
 			s.termAt = nil
@@ -205,11 +213,13 @@ func (s *supervisor) loop(ctx context.Context) (int, error) {
 			s.killAt = nil
 			s.log.Warn("server did not exit after SIGTERM; sending SIGKILL")
 			s.cur.signalGroup(syscall.SIGKILL)
-		case <-ctx.Done():
+		case <-done:
+			done = nil // handled once: a closed channel would be chosen forever
 			s.clientGone = true
+			s.refreshAt = nil
 			s.cur.signalGroup(syscall.SIGTERM)
 			if s.killAt == nil {
-				s.killAt = time.After(killWait)
+				s.killAt = time.After(signalKillWait)
 			}
 		}
 	}
