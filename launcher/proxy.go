@@ -73,6 +73,7 @@ type proxy struct {
 	// responses that say the upstream rejected the token and reports them on
 	// authFailed instead of forwarding them.
 	recordHandshake bool
+	hsMu            sync.Mutex // guards the two recorded lines: a swap reads them off the client's goroutine
 	initLine        []byte
 	initializedLine []byte
 	retryAuth       bool
@@ -250,12 +251,21 @@ func (p *proxy) record(forward []byte, m *jsonrpc.Message) {
 	if !p.recordHandshake {
 		return
 	}
+	p.hsMu.Lock()
+	defer p.hsMu.Unlock()
 	switch m.Method {
 	case "initialize":
 		p.initLine = bytes.Clone(forward)
 	case "notifications/initialized":
 		p.initializedLine = bytes.Clone(forward)
 	}
+}
+
+// handshake returns the recorded initialize and notifications/initialized.
+func (p *proxy) handshake() (initLine, initializedLine []byte) {
+	p.hsMu.Lock()
+	defer p.hsMu.Unlock()
+	return p.initLine, p.initializedLine
 }
 
 // send writes a line to the current child and marks pds as sent to it.

@@ -70,20 +70,107 @@ func (s *supervisor) scheduleRefresh(at time.Time) {
 	s.refreshAt = time.After(max(time.Until(at), 0))
 }
 
-// timedRestart swaps the child before its token goes stale, as soon as no
-// request is in flight.
+// swapResult is a replacement child started off the event loop.
+type swapResult struct {
+	c   *child
+	r   *jsonrpc.Reader
+	sp  *Spawn
+	err error
+}
+
+// timedRestart starts a replacement child before the current one's token goes
+// stale. The replacement starts, and replays the handshake, off the event loop
+// while the current child keeps serving; swapDone reports it back.
 func (s *supervisor) timedRestart(ctx context.Context) {
-	if s.clientGone {
+	if s.clientGone || s.swapping {
 		return
 	}
-	if s.p.inFlightSent() > 0 {
-		s.refreshAt = time.After(idleWait)
+	s.swapping = true
+	expiresAt := s.expiresAt
+	ctx, s.cancelSwap = context.WithCancel(ctx)
+	go func() {
+		nc, r, sp, err := s.startReplacement(ctx, false)
+		if err != nil && !expiresAt.IsZero() && time.Until(expiresAt) < retryLater {
+			// A new child that took so long to start that its token expired
+			// first (a loaded machine, a slow upstream) fails its handshake.
+			// The current child's token will not outlive the usual wait for
+			// another try either, so try again at once with a token fetched now.
+			s.log.Warn("could not start a server with a fresh token and the current token is about to expire; trying again with a new one", "err", err)
+			nc, r, sp, err = s.startReplacement(ctx, true)
+		}
+		s.swapDone <- swapResult{nc, r, sp, err}
+	}()
+}
+
+// swapped makes a replacement started by timedRestart current. From here on
+// new requests go to it; the old child keeps answering what it has in flight
+// and is retired after its last answer or at its token's expiry, whichever
+// comes first. No request blocks the rotation, and none is sent with a dead
+// token.
+func (s *supervisor) swapped(res swapResult) {
+	s.swapping = false
+	s.cancelSwap()
+	if res.err != nil {
+		if !s.clientGone {
+			s.log.Warn("could not start a server with a fresh token; the current one keeps serving", "err", res.err, "retry_in", retryLater)
+			s.refreshAt = time.After(retryLater)
+		}
 		return
 	}
-	if err := s.swap(ctx, false, true, "token refresh"); err != nil {
-		s.log.Warn("could not start a server with a fresh token; the current one keeps serving", "err", err, "retry_in", retryLater)
-		s.refreshAt = time.After(retryLater)
+	if s.clientGone || s.cur.exited() {
+		discard(res.c)
+		return
 	}
+	s.p.childMu.Lock()
+	old, oldRd, oldErr, oldGen, oldExp := s.cur, s.serverRd, s.stderrDone, s.p.gen.Load(), s.expiresAt
+	s.adopt(res.c, res.r)
+	s.p.childMu.Unlock()
+	s.expiresAt = res.sp.ExpiresAt
+	s.scheduleRefresh(res.sp.RefreshAt)
+	go s.retireWhenDrained(old, oldRd, oldErr, oldGen, oldExp)
+	s.log.Info("server restarted with a fresh token", "reason", "token refresh", "pid", res.c.pid())
+	if s.o.OnRestart != nil {
+		s.o.OnRestart("token refresh")
+	}
+}
+
+// retireWhenDrained retires the child of generation gen once it has answered
+// everything it was sent, or when its token expires (authDrain from now when
+// the expiry is unknown); a request still unanswered then gets an error.
+func (s *supervisor) retireWhenDrained(c *child, stdoutDone <-chan error, stderrDone <-chan struct{}, gen int64, expiresAt time.Time) {
+	deadline := expiresAt
+	if deadline.IsZero() {
+		deadline = time.Now().Add(authDrain)
+	}
+	ofGen := func(pd *Pending) bool { return pd.is(stateSent) && pd.gen.Load() == gen }
+	for s.p.pending.count(ofGen) > 0 && time.Now().Before(deadline) && !c.exited() {
+		time.Sleep(idleWait)
+	}
+	for _, pd := range s.p.pending.takeIf(ofGen) {
+		s.p.failPending(pd, "the server's access token expired before it answered; send the request again")
+	}
+	s.retire(c, stdoutDone, stderrDone)
+}
+
+// abandonSwap stops a timed replacement still starting when the session
+// ends, so no child outlives it.
+func (s *supervisor) abandonSwap() {
+	if !s.swapping {
+		return
+	}
+	s.cancelSwap()
+	if res := <-s.swapDone; res.c != nil {
+		discard(res.c)
+	}
+	s.swapping = false
+}
+
+// discard ends a replacement child that is no longer wanted.
+func discard(c *child) {
+	_ = c.stdin.Close()
+	c.signalGroup(syscall.SIGKILL)
+	go func() { _, _ = io.Copy(io.Discard, c.stdout) }()
+	go func() { _, _ = io.Copy(io.Discard, c.stderr); <-c.done; closeAll(c.stdout, c.stderr) }()
 }
 
 // forcedRestart handles an upstream that rejected the child's token: one
@@ -92,7 +179,7 @@ func (s *supervisor) timedRestart(ctx context.Context) {
 func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
 	s.p.authRetries.Store(0)
 	s.log.Warn("the upstream rejected the server's token; restarting it with a fresh token", "method", first.Method)
-	err := s.swap(ctx, true, false, "upstream rejected the token")
+	err := s.swap(ctx, true, "upstream rejected the token")
 	// Everything held for a retry is pending and not sent.
 	var held []*Pending
 	s.p.pending.each(func(pd *Pending) {
@@ -164,7 +251,7 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 	for _, pd := range s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateSent) }) {
 		s.p.failPending(pd, "server exited; mcpwrap restarted it, send the request again")
 	}
-	if err := s.swapLocked(ctx, true, false, "server exited"); err != nil {
+	if err := s.swapLocked(ctx, true, "server exited"); err != nil {
 		s.log.Error("could not restart the server", "err", err)
 		s.cur = old
 		return false
@@ -172,51 +259,36 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 	return true
 }
 
-// swap starts a replacement child, replays the handshake and makes it
-// current while client requests wait. waitIdle makes it give up (to be tried
-// again) when requests are in flight.
-func (s *supervisor) swap(ctx context.Context, force, waitIdle bool, reason string) error {
+// swap starts a replacement child with a force-refreshed token, replays the
+// handshake and makes it current while client requests wait: the current
+// child's token was rejected, or the child died.
+func (s *supervisor) swap(ctx context.Context, force bool, reason string) error {
 	s.p.childMu.Lock()
 	defer s.p.childMu.Unlock()
-	return s.swapLocked(ctx, force, waitIdle, reason)
+	return s.swapLocked(ctx, force, reason)
 }
 
 // swapLocked is swap with the child's stdin already locked.
-func (s *supervisor) swapLocked(ctx context.Context, force, waitIdle bool, reason string) error {
+func (s *supervisor) swapLocked(ctx context.Context, force bool, reason string) error {
 	if s.p.childIn == nil && !s.cur.exited() {
 		return errors.New("the session is shutting down")
 	}
-	if waitIdle && s.p.inFlightSent() > 0 {
-		return errors.New("requests in flight")
-	}
-	if !waitIdle && !s.cur.exited() {
+	if !s.cur.exited() {
 		deadline := time.Now().Add(authDrain)
 		for s.p.inFlightSent() > 0 && time.Now().Before(deadline) {
 			time.Sleep(idleWait)
 		}
 	}
 	nc, r, sp, err := s.startReplacement(ctx, force)
-	if err != nil && !force && !s.expiresAt.IsZero() && time.Until(s.expiresAt) < retryLater {
-		// A new child that took so long to start that its token expired
-		// first (a loaded machine, a slow upstream) fails its handshake. The
-		// current child's token will not outlive the usual wait for another
-		// try either, so try again at once, while the client's requests are
-		// still held, with a token fetched now.
-		s.log.Warn("could not start a server with a fresh token and the current token is about to expire; trying again with a new one", "err", err)
-		nc, r, sp, err = s.startReplacement(ctx, true)
-	}
 	if err != nil {
 		return err
 	}
 	old, oldRd, oldErr := s.cur, s.serverRd, s.stderrDone
 	s.adopt(nc, r)
-	// Requests of the old child still unanswered now would never be: a timed
-	// swap has none; a forced one waited authDrain for them.
-	if !waitIdle {
-		lost := s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateSent) })
-		for _, pd := range lost {
-			s.p.failPending(pd, "server restarted before answering; send the request again")
-		}
+	// Requests of the old child still unanswered now never will be: it
+	// waited authDrain for them.
+	for _, pd := range s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateSent) }) {
+		s.p.failPending(pd, "server restarted before answering; send the request again")
 	}
 	s.expiresAt = sp.ExpiresAt
 	s.scheduleRefresh(sp.RefreshAt)
@@ -240,7 +312,7 @@ func (s *supervisor) startReplacement(ctx context.Context, force bool) (*child, 
 		return nil, nil, nil, err
 	}
 	r := jsonrpc.NewReader(nc.stdout, s.o.MaxMessageBytes)
-	if err := s.replayHandshake(nc, r); err != nil {
+	if err := s.replayHandshake(ctx, nc, r); err != nil {
 		nc.signalGroup(syscall.SIGKILL)
 		go func() { io.Copy(io.Discard, nc.stderr); <-nc.done; closeAll(nc.stdin, nc.stdout, nc.stderr) }()
 		return nil, nil, nil, fmt.Errorf("replay the handshake to the new server: %w", err)
@@ -252,12 +324,13 @@ func (s *supervisor) startReplacement(ctx context.Context, force bool) (*child, 
 // mcpwrap's own, whose answer is swallowed) and notifications/initialized. A
 // client that never sent initialize (the stateless protocol revision) has
 // nothing to replay.
-func (s *supervisor) replayHandshake(c *child, r *jsonrpc.Reader) error {
-	if s.p.initLine == nil {
+func (s *supervisor) replayHandshake(ctx context.Context, c *child, r *jsonrpc.Reader) error {
+	initLine, initializedLine := s.p.handshake()
+	if initLine == nil {
 		return nil
 	}
 	id := fmt.Sprintf(`"mcpwrap-replay-%d"`, s.p.gen.Load()+1)
-	line, err := withID(s.p.initLine, id)
+	line, err := withID(initLine, id)
 	if err != nil {
 		return err
 	}
@@ -289,13 +362,15 @@ func (s *supervisor) replayHandshake(c *child, r *jsonrpc.Reader) error {
 		if err != nil {
 			return err
 		}
+	case <-ctx.Done():
+		return ctx.Err()
 	case <-time.After(handshakeTimeout):
 		return fmt.Errorf("no answer to initialize within %v", handshakeTimeout)
 	case <-c.done:
 		return errors.New("the new server exited during the handshake")
 	}
-	if s.p.initializedLine != nil {
-		if _, err := c.stdin.Write(s.p.initializedLine); err != nil {
+	if initializedLine != nil {
+		if _, err := c.stdin.Write(initializedLine); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,13 +107,23 @@ func TestFailedSwapRetriesAtOnceWhenTheTokenIsExpiring(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			s.send(`{"jsonrpc":"2.0","id":3,"method":"pid"}`)
-			m := s.recv()
-			res, ok := m["result"].(map[string]any)
-			if !ok || m["id"].(float64) != 3 {
-				t.Fatalf("call after the failed swap: %v", m)
+			// The old child serves while its token lives; the retried one
+			// takes over as soon as it has replayed the handshake.
+			var res map[string]any
+			servedByOld := true
+			for id := 3; id < 300 && servedByOld; id++ {
+				s.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"pid"}`, id))
+				m := s.recv()
+				var ok bool
+				if res, ok = m["result"].(map[string]any); !ok || m["id"].(float64) != float64(id) {
+					t.Fatalf("call after the failed swap: %v", m)
+				}
+				servedByOld = res["pid"].(float64) == oldPid
+				if !tt.wantForced && id > 10 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-			servedByOld := res["pid"].(float64) == oldPid
 			mu.Lock()
 			got := append([]bool(nil), calls...)
 			mu.Unlock()
@@ -245,4 +256,64 @@ func TestIsAuthFailure(t *testing.T) {
 			t.Errorf("isAuthFailure(%s, remote=%v) = %v, want %v", tt.raw, tt.remote, got, tt.want)
 		}
 	}
+}
+
+// Issue 11, defect 6: a request the server never answers no longer keeps the
+// old token in the child. The replacement takes new requests at once; the old
+// child keeps what it has in flight until its token expires, when the request
+// gets an error and the old child is retired.
+func TestUnansweredRequestDoesNotBlockRotation(t *testing.T) {
+	restarted := make(chan string, 4)
+	o := Options{
+		RefreshAt:     time.Now().Add(300 * time.Millisecond),
+		ExpiresAt:     time.Now().Add(1500 * time.Millisecond),
+		TimedRestarts: true,
+		OnRestart:     func(reason string) { restarted <- reason },
+		Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+			return &Spawn{Argv: []string{helperBin}, RefreshAt: time.Now().Add(time.Hour), ExpiresAt: time.Now().Add(time.Hour)}, nil
+		},
+	}
+	s := start(t, o)
+	s.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`)
+	s.recv()
+	s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	s.send(`{"jsonrpc":"2.0","id":2,"method":"pid"}`)
+	oldPid := s.recv()["result"].(map[string]any)["pid"].(float64)
+	s.send(`{"jsonrpc":"2.0","id":"never","method":"slow"}`)
+	select {
+	case r := <-restarted:
+		if r != "token refresh" {
+			t.Fatalf("restart reason %q", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no rotation while a request was unanswered")
+	}
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"pid"}`)
+	m := s.recv()
+	if res := m["result"].(map[string]any); res["pid"].(float64) == oldPid || res["initialized"].(float64) != 2 {
+		t.Fatalf("after the rotation a new request was answered by %v (old pid %v), want the new child with the replayed handshake", res, oldPid)
+	}
+	// At the old token's expiry the unanswered request gets an error.
+	m = s.recv()
+	if m["id"] != "never" || errCode(t, m) != -32000 {
+		t.Fatalf("want -32000 for the request the old child never answered, got %v", m)
+	}
+	if processAliveSoon(int(oldPid), 5*time.Second) {
+		t.Errorf("old child %v not retired", oldPid)
+	}
+	s.in.Close()
+	s.wait(10 * time.Second)
+}
+
+// processAliveSoon reports whether pid is still alive after waiting up to d
+// for it to go.
+func processAliveSoon(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if !processAlive(pid) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return processAlive(pid)
 }

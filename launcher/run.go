@@ -81,7 +81,7 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if f, ok := o.Stdout.(*os.File); ok {
 		growPipe(f)
 	}
-	s := &supervisor{o: o, log: o.Logger, grace: o.ShutdownGrace, stderr: &syncWriter{w: o.Stderr}}
+	s := &supervisor{o: o, log: o.Logger, grace: o.ShutdownGrace, stderr: &syncWriter{w: o.Stderr}, swapDone: make(chan swapResult, 1)}
 	c, err := startChild(o.Argv, o.Env, o.Dir)
 	if err != nil {
 		return 0, err
@@ -126,6 +126,11 @@ type supervisor struct {
 	// expiresAt is when the current child's token stops working (zero:
 	// unknown).
 	expiresAt time.Time
+	// swapping is set while a timed replacement starts off the loop; its
+	// result arrives on swapDone.
+	swapping   bool
+	swapDone   chan swapResult
+	cancelSwap context.CancelFunc
 }
 
 func (s *supervisor) closeStdin() {
@@ -188,6 +193,8 @@ func (s *supervisor) loop(ctx context.Context) (int, error) {
 		case <-s.refreshAt:
 			s.refreshAt = nil
 			s.timedRestart(ctx)
+		case res := <-s.swapDone:
+			s.swapped(res)
 		case r := <-s.p.authFailed:
 			s.forcedRestart(ctx, r)
 		case sig := <-s.o.Signals:
@@ -227,6 +234,7 @@ func (s *supervisor) loop(ctx context.Context) (int, error) {
 
 // finish cleans up after the last child exited and returns its code.
 func (s *supervisor) finish() int {
+	s.abandonSwap()
 	c := s.cur
 	s.closeStdin()
 	reapGroup(c)
