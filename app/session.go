@@ -65,11 +65,14 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		st:  st,
 		log: e.log,
 	}
+	// Rate limits hold per principal and server across every launcher.
+	engine := policy.New(cfg.Deployment, cfg.Principals, nil)
+	engine.ShareRates(st)
 	s.audit = audit.NewWriter(st, audit.WithLogger(e.log), audit.WithRetention(cfg.Audit.Retention))
 	s.guard = &guard.Guard{
 		Session:  newSessionID(),
 		Server:   srv.Name,
-		Engine:   policy.New(cfg.Deployment, cfg.Principals, nil),
+		Engine:   engine,
 		Tokens:   st,
 		Audit:    s.audit,
 		ArgsMode: cfg.Audit.Arguments,
@@ -183,6 +186,9 @@ func (s *session) close() {
 			s.log.Warn("audit: " + err.Error())
 		}
 		s.audit = nil
+	}
+	if err := s.guard.Engine.Release(); err != nil {
+		s.log.Warn("rate limit: " + err.Error())
 	}
 	c := s.guard.Counts()
 	if c == nil {

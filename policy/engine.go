@@ -52,6 +52,8 @@ type Engine struct {
 	mu      sync.Mutex                  // guards the fields below
 	buckets map[bucketKey]*rate.Limiter // one per (principal, server); the limit is fixed at creation
 	last    time.Time                   // latest clock reading, so the buckets never see time go back
+	shared  SharedRates                 // nil: limits are this Engine's own
+	leases  map[bucketKey]int           // tokens taken from shared and not used yet
 }
 
 // New returns an Engine for dep and principals (as loaded by config; the map is

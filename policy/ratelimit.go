@@ -11,6 +11,48 @@ import (
 
 type bucketKey struct{ principal, server string }
 
+// SharedRates is rate-limit state shared by every launcher of a principal and
+// server (the store), so a limit holds across sessions and processes.
+type SharedRates interface {
+	// TakeRate takes up to want tokens from bucket key (burst tokens at most,
+	// refilled at burst per `per`): how many it got, or when none, how long
+	// until one is there.
+	TakeRate(key string, want, burst int, per time.Duration, now time.Time) (granted int, wait time.Duration, err error)
+	// ReturnRate gives back n tokens taken and not used.
+	ReturnRate(key string, n, burst int) error
+}
+
+// ShareRates makes the Engine's rate limits shared through s. The Engine then
+// takes tokens from s in small leases (a tenth of the limit, at least one), so
+// the store is asked once per lease rather than once per call; Release gives
+// back what is left at the end of a session. When s cannot answer, the limit
+// falls back to the Engine's own buckets.
+func (e *Engine) ShareRates(s SharedRates) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.shared = s
+	e.leases = map[bucketKey]int{}
+}
+
+// Release returns the unused tokens of every lease to the shared buckets.
+func (e *Engine) Release() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var first error
+	for k, n := range e.leases {
+		if n <= 0 {
+			continue
+		}
+		if err := e.shared.ReturnRate(sharedKey(k), n, e.principal(k.principal).RateLimit.N); err != nil && first == nil {
+			first = err
+		}
+		delete(e.leases, k)
+	}
+	return first
+}
+
+func sharedKey(k bucketKey) string { return k.principal + "\x00" + k.server }
+
 // take consumes one token of req's (principal, server) bucket, or refuses with
 // the time until the next one. A principal without a rate limit always passes.
 func (e *Engine) take(req Request, p *config.Principal) Decision {
@@ -27,6 +69,22 @@ func (e *Engine) take(req Request, p *config.Principal) Decision {
 	e.last = now
 
 	k := bucketKey{req.Principal, req.Server}
+	if e.shared != nil {
+		if e.leases[k] > 0 {
+			e.leases[k]--
+			return allow()
+		}
+		got, wait, err := e.shared.TakeRate(sharedKey(k), max(1, rl.N/10), rl.N, rl.Per, now)
+		if err == nil {
+			if got > 0 {
+				e.leases[k] = got - 1
+				return allow()
+			}
+			return rateLimited(req, rl, wait)
+		}
+		// The shared state cannot be read: this process's own bucket still
+		// limits the session.
+	}
 	b := e.buckets[k]
 	if b == nil {
 		b = rate.NewLimiter(rate.Limit(float64(rl.N)/rl.Per.Seconds()), rl.N)
@@ -38,6 +96,11 @@ func (e *Engine) take(req Request, p *config.Principal) Decision {
 		return allow()
 	}
 	r.CancelAt(now) // a refused call consumes nothing
+	return rateLimited(req, rl, wait)
+}
+
+// rateLimited is the refusal of a call over the limit, wait before the next.
+func rateLimited(req Request, rl config.RateLimit, wait time.Duration) Decision {
 	return Decision{
 		Code:       CodeRateLimited,
 		Reason:     ReasonRateLimited,
