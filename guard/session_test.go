@@ -271,8 +271,9 @@ func TestInBandActorNeverWidens(t *testing.T) {
 		}
 	}
 	l.send(`{"jsonrpc":"2.0","id":10,"method":"tools/list","params":{"_meta":{"mcpwrap/actor":"nobody"}}}`)
-	if names := toolNames(t, json.RawMessage(l.recv())); strings.Join(names, ",") != "echo" {
-		t.Errorf("tools/list as sub with an in-band actor shows %v, want only echo", names)
+	line := l.recv()
+	if names := toolNames(t, json.RawMessage(line)); strings.Join(names, ",") != "echo" {
+		t.Errorf("tools/list as sub with an in-band actor shows %v, want only echo: %s", names, line)
 	}
 	l.end()
 }

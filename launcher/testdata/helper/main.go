@@ -169,7 +169,7 @@ func handle(out *bufio.Writer, line []byte) {
 		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"half":`, m.ID)
 		out.Flush()
 		os.Exit(code)
-	case m.Method == "tools/list" && m.Params == nil:
+	case m.Method == "tools/list" && (len(m.Params) < 3 || bytes.HasPrefix(m.Params, []byte(`{"_meta"`))):
 		fmt.Fprintf(out, `{"jsonrpc":"2.0","id":%s,"result":{"tools":[{"name":"echo"},{"name":"get-env"},{"name":"get-sum"}]}}`+"\n", m.ID)
 	case m.Method == "slow":
 		// never answered
