@@ -1,3 +1,10 @@
+// Package guard decides and records, for one session, everything about the
+// stream that is not moving bytes: it re-checks the launch identity (token
+// revocation, suspension), asks policy about each request with the facts of
+// that re-check and every actor the request is made for, strips the reported
+// actor fields from requests, filters tools/list answers, and writes one audit
+// entry per request, notifications that are calls included, plus the session's
+// own events. It implements launcher.Guard; it never touches a pipe or a child.
 package guard
 
 import (
