@@ -62,6 +62,10 @@ type proxy struct {
 
 	childMu sync.Mutex
 	childIn io.Writer
+	// holding (under childMu) makes send wait on held: the current child's
+	// token is about to expire and its replacement is not ready yet.
+	holding bool
+	held    *sync.Cond
 
 	pending *pendingSet
 
@@ -108,13 +112,25 @@ func (p *proxy) end(limit time.Duration) {
 }
 
 func newProxy(client, stderr io.Writer, log *slog.Logger, guard Guard, max int) *proxy {
-	return &proxy{
+	p := &proxy{
 		log: log, guard: guard, max: max,
 		client: client, clientOK: true, stderr: stderr,
 		clientSem: make(chan struct{}, 1), abandon: make(chan struct{}),
 		pending:    newPendingSet(),
 		now:        time.Now,
 		authFailed: make(chan *Pending, 256),
+	}
+	p.held = sync.NewCond(&p.childMu)
+	return p
+}
+
+// hold makes requests wait (on) or go on (off) to the current child.
+func (p *proxy) hold(on bool) {
+	p.childMu.Lock()
+	p.holding = on
+	p.childMu.Unlock()
+	if !on {
+		p.held.Broadcast()
 	}
 }
 
@@ -272,6 +288,14 @@ func (p *proxy) handshake() (initLine, initializedLine []byte) {
 func (p *proxy) send(line []byte, pds ...*Pending) error {
 	p.childMu.Lock()
 	defer p.childMu.Unlock()
+	for p.holding {
+		for _, pd := range pds {
+			if pd != nil {
+				pd.setState(stateQueued)
+			}
+		}
+		p.held.Wait()
+	}
 	if p.childIn == nil {
 		return errors.New("launcher: server stdin is closed")
 	}

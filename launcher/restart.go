@@ -36,6 +36,9 @@ const (
 	// retireGrace bounds the wait between closing a retired child's stdin and
 	// SIGTERM.
 	retireGrace = time.Second
+	// holdMargin is how long before the current token's expiry requests
+	// start to wait for a replacement that is still starting.
+	holdMargin = 2 * time.Second
 	// authBudgetReset is how long a replacement child must have served
 	// successfully before another forced restart is allowed.
 	authBudgetReset = 30 * time.Second
@@ -87,6 +90,11 @@ func (s *supervisor) timedRestart(ctx context.Context) {
 	}
 	s.swapping = true
 	expiresAt := s.expiresAt
+	if !expiresAt.IsZero() {
+		// Should the replacement take longer than the current token lives,
+		// requests wait for it rather than meet the upstream with a dead token.
+		s.holdAt = time.After(max(time.Until(expiresAt)-holdMargin, 0))
+	}
 	ctx, s.cancelSwap = context.WithCancel(ctx)
 	go func() {
 		nc, r, sp, err := s.startReplacement(ctx, false)
@@ -110,6 +118,8 @@ func (s *supervisor) timedRestart(ctx context.Context) {
 func (s *supervisor) swapped(res swapResult) {
 	s.swapping = false
 	s.cancelSwap()
+	s.holdAt = nil
+	defer s.p.hold(false)
 	if res.err != nil {
 		if !s.clientGone {
 			s.log.Warn("could not start a server with a fresh token; the current one keeps serving", "err", res.err, "retry_in", retryLater)
@@ -124,6 +134,7 @@ func (s *supervisor) swapped(res swapResult) {
 	s.p.childMu.Lock()
 	old, oldRd, oldErr, oldGen, oldExp := s.cur, s.serverRd, s.stderrDone, s.p.gen.Load(), s.expiresAt
 	s.adopt(res.c, res.r)
+	s.p.holding = false
 	s.p.childMu.Unlock()
 	s.expiresAt = res.sp.ExpiresAt
 	s.scheduleRefresh(res.sp.RefreshAt)
@@ -163,6 +174,8 @@ func (s *supervisor) abandonSwap() {
 		discard(res.c)
 	}
 	s.swapping = false
+	s.holdAt = nil
+	s.p.hold(false)
 }
 
 // discard ends a replacement child that is no longer wanted.

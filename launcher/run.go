@@ -131,6 +131,9 @@ type supervisor struct {
 	swapping   bool
 	swapDone   chan swapResult
 	cancelSwap context.CancelFunc
+	// holdAt fires shortly before the current token expires while a
+	// replacement is still starting: from then on requests are held for it.
+	holdAt <-chan time.Time
 }
 
 func (s *supervisor) closeStdin() {
@@ -139,7 +142,9 @@ func (s *supervisor) closeStdin() {
 		_ = s.cur.stdin.Close()
 		s.p.childIn = nil
 	}
+	s.p.holding = false
 	s.p.childMu.Unlock()
+	s.p.held.Broadcast()
 }
 
 func (s *supervisor) loop(ctx context.Context) (int, error) {
@@ -195,6 +200,10 @@ func (s *supervisor) loop(ctx context.Context) (int, error) {
 			s.timedRestart(ctx)
 		case res := <-s.swapDone:
 			s.swapped(res)
+		case <-s.holdAt:
+			s.holdAt = nil
+			s.log.Info("the server's token is about to expire and its replacement is still starting; holding requests for it")
+			s.p.hold(true)
 		case r := <-s.p.authFailed:
 			s.forcedRestart(ctx, r)
 		case sig := <-s.o.Signals:
