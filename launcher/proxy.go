@@ -57,7 +57,7 @@ type proxy struct {
 	clientSem chan struct{}
 	abandon   chan struct{}
 	abandonMu sync.Once
-	client    io.Writer
+	front     Front
 	clientOK  bool
 
 	childMu sync.Mutex
@@ -111,10 +111,10 @@ func (p *proxy) end(limit time.Duration) {
 	p.turn.Unlock()
 }
 
-func newProxy(client, stderr io.Writer, log *slog.Logger, guard Guard, max int) *proxy {
+func newProxy(front Front, stderr io.Writer, log *slog.Logger, guard Guard, max int) *proxy {
 	p := &proxy{
 		log: log, guard: guard, max: max,
-		client: client, clientOK: true, stderr: stderr,
+		front: front, clientOK: true, stderr: stderr,
 		clientSem: make(chan struct{}, 1), abandon: make(chan struct{}),
 		pending:    newPendingSet(),
 		now:        time.Now,
@@ -148,7 +148,7 @@ func (p *proxy) toClient(line []byte) error {
 	if !p.clientOK {
 		return errClientGone
 	}
-	if _, err := p.client.Write(line); err != nil {
+	if err := p.front.Write(line); err != nil {
 		p.clientOK = false
 		return fmt.Errorf("%w: %v", errClientGone, err)
 	}
@@ -171,16 +171,14 @@ func (p *proxy) toChild(line []byte) error {
 
 // pumpClient reads the client until EOF, judging and forwarding each message.
 // It returns nil at a clean EOF.
-func (p *proxy) pumpClient(in io.Reader) error {
-	r := jsonrpc.NewReader(in, p.max)
+func (p *proxy) pumpClient() error {
 	for {
-		line, err := r.Next()
-		if errors.Is(err, jsonrpc.ErrTooLong) {
-			id, method := jsonrpc.RecoverOversize(r.Head, r.Tail)
-			p.log.Warn("client message too large, dropped", "bytes", r.Size, "limit", p.max, "method", method)
-			if id != nil {
-				msg := fmt.Sprintf("message of %d bytes exceeds max_message_bytes (%d)", r.Size, p.max)
-				if err := p.toClient(jsonrpc.ErrorReply(id, jsonrpc.CodeInvalidRequest, msg, nil)); err != nil {
+		line, err := p.front.Next()
+		var tl *TooLongError
+		if errors.As(err, &tl) {
+			p.log.Warn("client message too large, dropped", "bytes", tl.Size, "limit", tl.Limit, "method", tl.Method)
+			if tl.ID != nil {
+				if err := p.toClient(jsonrpc.ErrorReply(tl.ID, jsonrpc.CodeInvalidRequest, tl.Error(), nil)); err != nil {
 					return err
 				}
 			}

@@ -36,6 +36,9 @@ type Options struct {
 	// OnRestart is told of every replacement, for audit and metrics.
 	OnRestart func(reason string)
 
+	// Front is the client side; when nil, Stdin and Stdout are the client
+	// (newline-delimited JSON-RPC, the stdio front).
+	Front  Front
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -78,8 +81,11 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 5 * time.Second
 	}
-	if f, ok := o.Stdout.(*os.File); ok {
-		growPipe(f)
+	if o.Front == nil {
+		if f, ok := o.Stdout.(*os.File); ok {
+			growPipe(f)
+		}
+		o.Front = NewStdioFront(o.Stdin, o.Stdout, o.MaxMessageBytes)
 	}
 	s := &supervisor{o: o, log: o.Logger, grace: o.ShutdownGrace, stderr: &syncWriter{w: o.Stderr}, swapDone: make(chan swapResult, 1)}
 	c, err := startChild(o.Argv, o.Env, o.Dir)
@@ -87,14 +93,14 @@ func Run(ctx context.Context, o Options) (int, error) {
 		return 0, err
 	}
 	s.log.Debug("server started", "pid", c.pid(), "command", o.Argv[0])
-	s.p = newProxy(o.Stdout, s.stderr, s.log, o.Guard, o.MaxMessageBytes)
+	s.p = newProxy(o.Front, s.stderr, s.log, o.Guard, o.MaxMessageBytes)
 	s.p.recordHandshake = o.Respawn != nil
 	s.p.retryAuth = o.Respawn != nil
 	s.p.remote = o.Remote
 	s.p.authRetries.Store(1)
 	s.adopt(c, nil)
 	clientDone := make(chan error, 1)
-	go func() { clientDone <- s.p.pumpClient(o.Stdin) }()
+	go func() { clientDone <- s.p.pumpClient() }()
 	s.clientDone = clientDone
 	s.expiresAt = o.ExpiresAt
 	if o.TimedRestarts && o.Respawn != nil {

@@ -145,6 +145,10 @@ func (s *Session) refuse(cause error, code int, msg string, data any) error {
 	if s.Refused != nil {
 		s.Refused(cause)
 	}
-	_ = Refuse(s.Stdin, s.Stdout, code, msg, data)
+	max := 0
+	if s.Server != nil {
+		max = int(s.Server.MaxMessageBytes)
+	}
+	_ = Refuse(NewStdioFront(s.Stdin, s.Stdout, max), code, msg, data)
 	return &RefusedError{Err: cause}
 }
