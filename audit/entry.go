@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,13 @@ func ArgsFields(mode string, maxBytes int, args json.RawMessage) (sha string, st
 	if mode == ArgsNone || len(bytes.TrimSpace(args)) == 0 {
 		return "", nil
 	}
+	if mode != ArgsFull {
+		// The hash of the compact form, computed as the bytes stream past:
+		// large arguments are neither copied nor scanned twice.
+		h := sha256.New()
+		compactTo(h, args)
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
 	canon := []byte(args)
 	valid := json.Valid(args)
 	if valid {
@@ -116,9 +124,6 @@ func ArgsFields(mode string, maxBytes int, args json.RawMessage) (sha string, st
 	}
 	sum := sha256.Sum256(canon)
 	sha = hex.EncodeToString(sum[:])
-	if mode != ArgsFull {
-		return sha, nil
-	}
 	if valid && (maxBytes <= 0 || len(canon) <= maxBytes) {
 		return sha, json.RawMessage(bytes.Clone(canon))
 	}
@@ -226,4 +231,34 @@ func sealEntry(e *Entry, seq uint64, prevHash string) ([]byte, string, error) {
 func rawEntry(e Entry) ([]byte, error) {
 	normalize(&e)
 	return marshal(&e)
+}
+
+// compactTo writes b to w without the white space outside strings: for valid
+// JSON exactly what json.Compact produces, without building it in memory.
+func compactTo(w io.Writer, b []byte) {
+	inString, escaped := false, false
+	start := 0
+	for i, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if i > start {
+				_, _ = w.Write(b[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(b) {
+		_, _ = w.Write(b[start:])
+	}
 }

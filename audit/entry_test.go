@@ -178,3 +178,23 @@ func TestMinimalEntryKeepsRequiredFields(t *testing.T) {
 }
 
 const zeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// The streamed hash of the arguments is the hash of json.Compact's output.
+func TestArgsHashIsTheCompactFormsHash(t *testing.T) {
+	for _, args := range []string{
+		`{"a": 1, "b" : [1, 2,	3], "s": "x y \" \\\\ z\n"}`,
+		"{\n  \"message\": \"hi there\"\n}",
+		`{"a":{"b":"\\"}}`,
+		`  "string with spaces"  `,
+	} {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, []byte(args)); err != nil {
+			t.Fatal(err)
+		}
+		want := sha256.Sum256(buf.Bytes())
+		got, _ := ArgsFields(ArgsHash, 0, json.RawMessage(args))
+		if got != hex.EncodeToString(want[:]) {
+			t.Errorf("hash of %q = %s, want the hash of %q", args, got, buf.Bytes())
+		}
+	}
+}

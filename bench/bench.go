@@ -110,6 +110,7 @@ type Suite struct {
 	CPUPerMiBWarm [nVariants]time.Duration
 	PeakRSS       [nVariants]int64   // proxy process, during the latency and throughput runs
 	BigRSS        [nVariants]int64   // proxy process, fresh, one BigMiB result; zero when skipped
+	BigBothRSS    [nVariants]int64   // the same with a BigMiB request too (minimal server only)
 	CallsPerSec   [nVariants]float64 // pipelined echo
 	Pipelined     int                // calls made in the pipelined run
 	AuditWant     [nVariants]int
@@ -170,6 +171,9 @@ type bench struct {
 	baseEnv []string
 	is      *issuer
 	log     io.Writer
+
+	tokMu  sync.Mutex
+	tokens map[string]string // principal token of the policy+audit variant per state dir
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -356,11 +360,15 @@ ca = %q
 arguments = "none"
 `,
 		vOn: common + `
-[principals.local]
+# policy+audit: the launch authenticates with a stdio principal token
+# (MCPWRAP_TOKEN), whose principal has a server ACL, allow and deny lists and a
+# rate limit (shared across launchers through the state dir).
+[principals.` + benchPrincipal + `]
 servers = ["demo"]
 rate_limit = "1000000/s"
-[principals.local.tools]
+[principals.` + benchPrincipal + `.tools]
 allow = ["echo", "blob"]
+deny = ["delete_*", "get-env"]
 
 [audit]
 arguments = "hash"
@@ -418,8 +426,44 @@ func (b *bench) spawnCfg(sv, v int, dir, cfg string) (*conn, time.Time, error) {
 	default:
 		argv = []string{b.mcpwrap, "--config", cfg, "run", "demo"}
 		env = append(env, "MCPWRAP_STATE_DIR="+dir, secretEnv+"="+b.is.secret)
+		if v == vOn {
+			tok, err := b.principalToken(dir, cfg)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			env = append(env, "MCPWRAP_TOKEN="+tok)
+		}
 	}
 	return startConn(name(v), argv, env)
+}
+
+// benchPrincipal is the principal of the policy+audit variant.
+const benchPrincipal = "bench"
+
+// principalToken returns the stdio principal token of benchPrincipal in state
+// dir dir, creating it on first use (before anything is timed).
+func (b *bench) principalToken(dir, cfg string) (string, error) {
+	b.tokMu.Lock()
+	defer b.tokMu.Unlock()
+	if t, ok := b.tokens[dir]; ok {
+		return t, nil
+	}
+	cmd := exec.Command(b.mcpwrap, "--config", cfg, "--state-dir", dir, "tokens", "create", "--principal", benchPrincipal, "--type", "stdio")
+	cmd.Env = b.baseEnv
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("create a principal token: %w", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if t, ok := strings.CutPrefix(l, "token:"); ok {
+			if b.tokens == nil {
+				b.tokens = map[string]string{}
+			}
+			b.tokens[dir] = strings.TrimSpace(t)
+			return b.tokens[dir], nil
+		}
+	}
+	return "", errors.New("create a principal token: no token in the output")
 }
 
 // open starts v and performs the MCP handshake.
@@ -608,13 +652,26 @@ func (b *bench) bigMessage(sv int, r *Suite) error {
 		return nil // the demo server takes seconds to build a 64 MiB result
 	}
 	size := b.o.BigMiB << 20
+	if err := b.bigOnce(sv, blobParams(size), size, &r.BigRSS); err != nil {
+		return err
+	}
+	if sv == sMinimal {
+		// The same with a request as large: a message each way.
+		return b.bigOnce(sv, paddedBlobParams(size), size, &r.BigBothRSS)
+	}
+	return nil
+}
+
+// bigOnce passes one call with params and a result of size bytes through a
+// fresh process of each variant and records the proxy's peak RSS in rss.
+func (b *bench) bigOnce(sv int, params string, size int, rss *[nVariants]int64) error {
 	for v := range nVariants {
 		c, err := b.open(sv, v, b.state[v])
 		if err != nil {
 			return err
 		}
 		stop := c.guard(5 * time.Minute)
-		n, err := c.call("tools/call", blobParams(size))
+		n, err := c.call("tools/call", params)
 		if err != nil {
 			stop()
 			c.kill()
@@ -628,7 +685,7 @@ func (b *bench) bigMessage(sv int, r *Suite) error {
 			return fmt.Errorf("%s: blob of %d bytes came back as a %d-byte line", name(v), size, n)
 		}
 		if v != vDirect {
-			if r.BigRSS[v], err = vmHWM(c.pid()); err != nil {
+			if rss[v], err = vmHWM(c.pid()); err != nil {
 				stop()
 				c.kill()
 				return err
@@ -700,6 +757,9 @@ func (b *bench) pipelined(sv int, r *Suite, res *Results) error {
 func (b *bench) launchers(r *Results) error {
 	dir := filepath.Join(b.tmp, "launchers")
 	n := b.o.Launchers
+	if _, err := b.principalToken(dir, b.cfg[sDemo][vOn]); err != nil {
+		return err
+	}
 	before := b.is.requests.Load()
 	var (
 		wg    sync.WaitGroup

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -208,6 +209,12 @@ const (
 
 func blobParams(n int) string {
 	return `{"name":"blob","arguments":{"bytes":` + strconv.Itoa(n) + `}}`
+}
+
+// paddedBlobParams asks for a blob of n bytes with a request of about n bytes
+// too (an argument the server ignores): a large message each way.
+func paddedBlobParams(n int) string {
+	return `{"name":"blob","arguments":{"bytes":` + strconv.Itoa(n) + `,"pad":"` + strings.Repeat("y", n) + `"}}`
 }
 
 var initializedLine = []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n")

@@ -59,6 +59,10 @@ func targets(r *Results) []Target {
 		measured = true
 		parts = append(parts, fmt.Sprintf("%s %s", short[sv], mib(su.BigRSS[vOn])))
 		t.Pass = t.Pass && su.BigRSS[vOn] <= limit
+		if su.BigBothRSS[vOn] > 0 {
+			parts = append(parts, fmt.Sprintf("%s each way %s", short[sv], mib(su.BigBothRSS[vOn])))
+			t.Pass = t.Pass && su.BigBothRSS[vOn] <= limit
+		}
 	}
 	t.Pass = t.Pass && measured
 	t.Measured = strings.Join(parts, "; ")
@@ -173,6 +177,17 @@ func render(r *Results, o Options) string {
 			}
 			return mib(su.BigRSS[v])
 		}))
+		if sv == sMinimal {
+			row(fmt.Sprintf("proxy peak RSS, %d MiB each way", r.BigMiB), each(func(v int) string {
+				switch {
+				case v == vDirect:
+					return "-"
+				case su.BigBothRSS[v] == 0:
+					return "skipped"
+				}
+				return mib(su.BigBothRSS[v])
+			}))
+		}
 		if sv == sDemo {
 			row(fmt.Sprintf("cold start to initialize (median of %d)", o.Starts), each(func(v int) string { return msS(r.Cold[v]) }))
 			row("  same config without oauth.ca", each(func(v int) string {

@@ -112,24 +112,29 @@ func (g *Guard) inspect(raw []byte, m *jsonrpc.Message) view {
 	if m.Params == nil {
 		return v
 	}
+	// One walk of params for everything the guard reads from it.
+	f := jsonrpc.Members(m.Params, "name", "arguments", "uri", "_meta", "clientInfo")
+	name, args, uri, meta := f[0], f[1], f[2], f[3]
 	switch m.Method {
 	case policy.MethodToolsCall:
-		v.tool, _ = jsonrpc.String(jsonrpc.Member(m.Params, "name"))
-		v.args = jsonrpc.Member(m.Params, "arguments")
+		v.tool, _ = jsonrpc.String(name)
+		v.args = args
 	case policy.MethodResourcesRead:
-		v.uri, _ = jsonrpc.String(jsonrpc.Member(m.Params, "uri"))
+		v.uri, _ = jsonrpc.String(uri)
 	case policy.MethodPromptsGet:
-		v.prompt, _ = jsonrpc.String(jsonrpc.Member(m.Params, "name"))
+		v.prompt, _ = jsonrpc.String(name)
 	case "initialize":
-		g.noteClient(jsonrpc.Member(m.Params, "clientInfo"))
+		g.noteClient(f[4])
 	}
-	meta := jsonrpc.Member(m.Params, "_meta")
+	var metaActor []byte
 	if meta != nil {
-		if ci := jsonrpc.Member(meta, "clientInfo"); ci != nil {
-			g.noteClient(ci)
+		mf := jsonrpc.Members(meta, "clientInfo", metaActorKey)
+		if mf[0] != nil {
+			g.noteClient(mf[0])
 		}
+		metaActor = mf[1]
 	}
-	hasMetaActor := meta != nil && jsonrpc.Member(meta, metaActorKey) != nil
+	hasMetaActor := metaActor != nil
 	hasArgActor := v.args != nil && jsonrpc.Member(v.args, argActorKey) != nil
 	if !hasMetaActor && !hasArgActor {
 		return v

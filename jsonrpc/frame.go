@@ -167,7 +167,7 @@ func (r *Reader) makeRoom() {
 	default:
 		r.parts = append(r.parts, r.buf[r.start:r.end])
 		r.spilled += p
-		r.buf = make([]byte, chunkSize)
+		r.buf = getChunk()
 		r.scan = r.start // the part holds no newline; the chunk is empty
 		p = 0
 	}
@@ -186,7 +186,7 @@ func (r *Reader) take(e int) []byte {
 	}
 	n := r.spilled + e - r.start
 	rest := r.end - e
-	nb := make([]byte, n+max(rest, n/16, initialBuf))
+	nb := getBig(n + max(rest, n/16, initialBuf))
 	off := 0
 	for _, p := range r.parts {
 		off += copy(nb[off:], p)
@@ -250,6 +250,7 @@ func contentLen(line []byte) int {
 }
 
 func (r *Reader) dropParts() {
+	putChunks(r.parts)
 	clear(r.parts)
 	r.parts = r.parts[:0]
 	r.spilled = 0

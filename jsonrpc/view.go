@@ -444,3 +444,22 @@ func ReplaceID(line, idVal, id []byte) []byte {
 	out = append(out, id...)
 	return append(out, line[off+len(idVal):]...)
 }
+
+// Members is Member for several keys in one walk of obj: out[i] is the raw
+// value of keys[i], nil when absent (the last one wins, as in Member).
+func Members(obj []byte, keys ...string) [][]byte {
+	out := make([][]byte, len(keys))
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return out
+	}
+	_, _ = scanObject(obj, i, func(k, v []byte) error {
+		for j, key := range keys {
+			if string(k) == key {
+				out[j] = v
+			}
+		}
+		return nil
+	})
+	return out
+}

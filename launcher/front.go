@@ -54,6 +54,9 @@ type stdioFront struct {
 }
 
 func (f *stdioFront) Next() ([]byte, error) {
+	// The previous line has been handled: a large one's buffer is better
+	// used for the answer that may follow than kept here.
+	f.r.Release()
 	line, err := f.r.Next()
 	if errors.Is(err, jsonrpc.ErrTooLong) {
 		id, method := jsonrpc.RecoverOversize(f.r.Head, f.r.Tail)

@@ -23,7 +23,7 @@ type SharedRates interface {
 }
 
 // ShareRates makes the Engine's rate limits shared through s. The Engine then
-// takes tokens from s in small leases (a tenth of the limit, at least one), so
+// takes tokens from s in small leases (see leaseSize), so
 // the store is asked once per lease rather than once per call; Release gives
 // back what is left at the end of a session. When s cannot answer, the limit
 // falls back to the Engine's own buckets.
@@ -51,6 +51,12 @@ func (e *Engine) Release() error {
 	return first
 }
 
+// leaseSize is how many tokens one process takes from a shared bucket of
+// burst n at a time: a hundredth of it, between 1 and 64, so the store is
+// asked about once per 64 calls at high rates while many concurrent launchers
+// cannot between them hold the whole bucket idle.
+func leaseSize(n int) int { return min(max(n/100, 1), 64) }
+
 func sharedKey(k bucketKey) string { return k.principal + "\x00" + k.server }
 
 // take consumes one token of req's (principal, server) bucket, or refuses with
@@ -74,7 +80,7 @@ func (e *Engine) take(req Request, p *config.Principal) Decision {
 			e.leases[k]--
 			return allow()
 		}
-		got, wait, err := e.shared.TakeRate(sharedKey(k), max(1, rl.N/10), rl.N, rl.Per, now)
+		got, wait, err := e.shared.TakeRate(sharedKey(k), leaseSize(rl.N), rl.N, rl.Per, now)
 		if err == nil {
 			if got > 0 {
 				e.leases[k] = got - 1
