@@ -120,8 +120,11 @@ func (s *supervisor) swapped(res swapResult) {
 	s.cancelSwap()
 	s.holdAt = nil
 	defer s.p.hold(false)
+	forced := s.forced
 	if res.err != nil {
-		if !s.clientGone {
+		if forced {
+			s.resendHeld(res.err)
+		} else if !s.clientGone {
 			s.log.Warn("could not start a server with a fresh token; the current one keeps serving", "err", res.err, "retry_in", retryLater)
 			s.refreshAt = time.After(retryLater)
 		}
@@ -129,6 +132,9 @@ func (s *supervisor) swapped(res swapResult) {
 	}
 	if s.clientGone || s.cur.exited() {
 		discard(res.c)
+		if forced {
+			s.resendHeld(errors.New("the session is ending"))
+		}
 		return
 	}
 	s.p.childMu.Lock()
@@ -138,10 +144,22 @@ func (s *supervisor) swapped(res swapResult) {
 	s.p.childMu.Unlock()
 	s.expiresAt = res.sp.ExpiresAt
 	s.scheduleRefresh(res.sp.RefreshAt)
-	go s.retireWhenDrained(old, oldRd, oldErr, oldGen, oldExp)
-	s.log.Info("server restarted with a fresh token", "reason", "token refresh", "pid", res.c.pid())
+	reason := "token refresh"
+	if forced {
+		// The old child's token was rejected: what it still has will not be
+		// answered well; it was given authDrain to finish.
+		reason = "upstream rejected the token"
+		for _, pd := range s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateSent) && pd.gen.Load() == oldGen }) {
+			s.p.failPending(pd, "server restarted before answering; send the request again")
+		}
+		go s.retire(old, oldRd, oldErr)
+		s.resendHeld(nil)
+	} else {
+		go s.retireWhenDrained(old, oldRd, oldErr, oldGen, oldExp)
+	}
+	s.log.Info("server restarted with a fresh token", "reason", reason, "pid", res.c.pid())
 	if s.o.OnRestart != nil {
-		s.o.OnRestart("token refresh")
+		s.o.OnRestart(reason)
 	}
 }
 
@@ -175,6 +193,9 @@ func (s *supervisor) abandonSwap() {
 	}
 	s.swapping = false
 	s.holdAt = nil
+	if s.forced {
+		s.resendHeld(errors.New("the session is ending"))
+	}
 	s.p.hold(false)
 }
 
@@ -187,36 +208,54 @@ func discard(c *child) {
 }
 
 // forcedRestart handles an upstream that rejected the child's token: one
-// restart with a force-refreshed token, then the held requests are sent again.
-// When that is not possible the held requests get the upstream's answer.
+// restart with a force-refreshed token, off the event loop, while client
+// requests are held; then the held requests are sent again (see swapped). When
+// that is not possible the held requests get the upstream's answer.
 func (s *supervisor) forcedRestart(ctx context.Context, first *Pending) {
 	s.p.authRetries.Store(0)
 	s.log.Warn("the upstream rejected the server's token; restarting it with a fresh token", "method", first.Method)
-	err := s.swap(ctx, true, "upstream rejected the token")
-	// Everything held for a retry is pending and not sent.
-	var held []*Pending
-	s.p.pending.each(func(pd *Pending) {
-		if pd.is(stateHeld) {
-			held = append(held, pd)
+	s.forced = true
+	s.p.hold(true)
+	if s.swapping {
+		return // the replacement already starting takes over the held requests
+	}
+	s.swapping = true
+	gen := s.p.gen.Load()
+	ctx, s.cancelSwap = context.WithCancel(ctx)
+	go func() {
+		// The old child may still answer its other requests (bounded).
+		deadline := time.Now().Add(authDrain)
+		ofGen := func(pd *Pending) bool { return pd.is(stateSent) && pd.gen.Load() == gen }
+		for s.p.pending.count(ofGen) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(idleWait)
 		}
-	})
+		nc, r, sp, err := s.startReplacement(ctx, true)
+		s.swapDone <- swapResult{nc, r, sp, err}
+	}()
+}
+
+// resendHeld sends the requests held for a retry to the current child, or,
+// when err says there is no new child, answers them with the upstream's error.
+func (s *supervisor) resendHeld(err error) {
+	s.forced = false
 	for range len(s.p.authFailed) {
 		<-s.p.authFailed
 	}
+	held := s.p.pending.takeIf(func(pd *Pending) bool { return pd.is(stateHeld) })
 	if err != nil {
 		s.log.Error("could not restart the server with a fresh token; the client gets the upstream's error", "err", err)
-		for _, pd := range held {
-			for _, p := range s.p.pending.takeIf(func(x *Pending) bool { return x == pd }) {
-				_ = s.p.deliver(p, p.Response)
-				if s.p.guard != nil {
-					s.p.guard.Finish(p, Outcome{Result: "error", Code: codeUpstreamUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
-				}
+		for _, p := range held {
+			_ = s.p.deliver(p, p.Response)
+			if s.p.guard != nil {
+				s.p.guard.Finish(p, Outcome{Result: "error", Code: codeUpstreamUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
 			}
 		}
 		return
 	}
 	for _, pd := range held {
 		pd.Response = nil
+		pd.setState(stateQueued)
+		s.p.pending.add(pd)
 		if err := s.p.send(pd.Raw, pd); err != nil {
 			s.p.serverGone(pd)
 		}
@@ -272,16 +311,9 @@ func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 	return true
 }
 
-// swap starts a replacement child with a force-refreshed token, replays the
-// handshake and makes it current while client requests wait: the current
-// child's token was rejected, or the child died.
-func (s *supervisor) swap(ctx context.Context, force bool, reason string) error {
-	s.p.childMu.Lock()
-	defer s.p.childMu.Unlock()
-	return s.swapLocked(ctx, force, reason)
-}
-
-// swapLocked is swap with the child's stdin already locked.
+// swapLocked replaces a child that died with one started with a
+// force-refreshed token, with the child's stdin locked so client requests wait
+// for it.
 func (s *supervisor) swapLocked(ctx context.Context, force bool, reason string) error {
 	if s.p.childIn == nil && !s.cur.exited() {
 		return errors.New("the session is shutting down")

@@ -140,6 +140,9 @@ type supervisor struct {
 	// holdAt fires shortly before the current token expires while a
 	// replacement is still starting: from then on requests are held for it.
 	holdAt <-chan time.Time
+	// forced is set from a rejected token until the held requests are sent
+	// again (or answered with the upstream's error).
+	forced bool
 }
 
 func (s *supervisor) closeStdin() {
