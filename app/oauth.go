@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"maps"
 	"sync"
 	"time"
 
@@ -37,45 +36,20 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 	return auth.NewSource(client, cache, nil), nil
 }
 
-// sessionCache is the token cache as a session's Source sees it. The counters
-// of the session's first Token call (a cache hit, or a fetch) come before the
-// server starts; they are stored from another goroutine, so the server's start
-// does not wait for a cache.db write, and `mcpwrap metrics` still shows them
-// while the session runs. Later calls (refreshes, restarts) store theirs at
-// once. wait makes sure the first write has ended before the session closes.
+// sessionCache is the token cache as a session's Source sees it: the store,
+// except that the Source's counters go to the session's one counter set (the
+// guard's), which is written to the store when the session ends and now and
+// then while it runs, never on the path to the server's first answer.
 type sessionCache struct {
 	*store.Store
-	mu    sync.Mutex
-	first chan struct{} // closed when the first call's counters are stored
+	counters interface {
+		AddMetrics(delta map[string]float64) error
+	}
 }
 
-// AddMetrics stores the first delta in the background and every later one at
-// once.
+// AddMetrics adds to the session's counters.
 func (c *sessionCache) AddMetrics(delta map[string]float64) error {
-	c.mu.Lock()
-	if c.first == nil {
-		done := make(chan struct{})
-		c.first = done
-		c.mu.Unlock()
-		d := maps.Clone(delta) // the Source may reuse its map
-		go func() {
-			defer close(done)
-			_ = c.Store.AddMetrics(d)
-		}()
-		return nil
-	}
-	c.mu.Unlock()
-	return c.Store.AddMetrics(delta)
-}
-
-// wait returns once the first call's counters are stored.
-func (c *sessionCache) wait() {
-	c.mu.Lock()
-	ch := c.first
-	c.mu.Unlock()
-	if ch != nil {
-		<-ch
-	}
+	return c.counters.AddMetrics(delta)
 }
 
 // tokenSource adapts an auth.Source to what the launcher injects, and

@@ -1,41 +1,53 @@
 package app
 
 import (
+	"io"
+	"log/slog"
 	"maps"
 	"testing"
 
+	"github.com/mcpwrap/mcpwrap/audit"
 	"github.com/mcpwrap/mcpwrap/auth"
+	"github.com/mcpwrap/mcpwrap/guard"
 	"github.com/mcpwrap/mcpwrap/store"
 )
 
-// The launch's token counters are stored without making the server's start
-// wait, and are in the store once the session waits for them; counters of
-// later Token calls (refreshes) are stored at once. None is lost or doubled.
-func TestSessionCacheStoresLaunchCounters(t *testing.T) {
+// A session keeps one counter set: the token source's counters, the
+// session's own events and its requests reach the store together when the
+// session flushes, nothing before (no write on the path to the first answer),
+// none lost or doubled.
+func TestSessionCountersAreOneSetFlushedTogether(t *testing.T) {
 	st, err := store.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &sessionCache{Store: st}
+	g := &guard.Guard{Server: "s", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c := &sessionCache{Store: st, counters: g}
 	launch := map[string]float64{auth.MetricCacheHits: 1}
 	if err := c.AddMetrics(launch); err != nil {
 		t.Fatal(err)
 	}
 	launch[auth.MetricCacheHits] = 7 // the Source's map is its own
-	c.wait()
-	if got, want := metricsOf(t, st), map[string]float64{auth.MetricCacheHits: 1}; !maps.Equal(got, want) {
-		t.Errorf("counters after the launch: %v, want %v", got, want)
+	g.Event(audit.EventSessionStart, "")
+	g.Event(audit.EventChildRestart, "token refresh")
+	if got := metricsOf(t, st); len(got) != 0 {
+		t.Fatalf("counters written before the session flushed: %v", got)
 	}
-
-	refresh := map[string]float64{auth.MetricRefreshes: 1, auth.MetricAcquisitionsTotal: 1}
-	if err := c.AddMetrics(refresh); err != nil {
+	s := &session{st: st, guard: g, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.flush()
+	want := map[string]float64{auth.MetricCacheHits: 1, "sessions_total": 1, "child_restarts_total": 1}
+	if got := metricsOf(t, st); !maps.Equal(got, want) {
+		t.Errorf("counters after the flush: %v, want %v", got, want)
+	}
+	if err := c.AddMetrics(map[string]float64{auth.MetricRefreshes: 1}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{auth.MetricCacheHits: 1, auth.MetricRefreshes: 1, auth.MetricAcquisitionsTotal: 1}
+	s.flush()
+	s.flush() // nothing new: nothing doubled
+	want[auth.MetricRefreshes] = 1
 	if got := metricsOf(t, st); !maps.Equal(got, want) {
-		t.Errorf("counters after a refresh: %v, want %v", got, want)
+		t.Errorf("counters after a refresh and two flushes: %v, want %v", got, want)
 	}
-	c.wait() // again: returns at once
 }
 
 func metricsOf(t *testing.T, st *store.Store) map[string]float64 {

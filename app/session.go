@@ -25,13 +25,11 @@ import (
 type session struct {
 	*launcher.Session
 	st    *store.Store
-	cache *sessionCache // stores the launch's token counters in the background
 	guard *guard.Guard
 	audit *audit.Writer
 	log   *slog.Logger
-	// restarts counts child replacements for child_restarts_total.
-	restarts float64
-	started  bool // run began a session (sessions_total)
+	// stopFlush ends the periodic write of the counters of a long session.
+	stopFlush chan struct{}
 }
 
 // session builds the launcher session for a configured server: identity,
@@ -108,8 +106,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		return s, nil
 	}
 	if srv.OAuth != nil {
-		s.cache = &sessionCache{Store: st}
-		src, err := e.oauthSource(c, srv, s.cache)
+		src, err := e.oauthSource(c, srv, &sessionCache{Store: st, counters: s.guard})
 		if err != nil {
 			s.close()
 			return nil, err
@@ -117,10 +114,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		ts := &tokenSource{src: src}
 		s.Tokens = ts
 		s.guard.TokenFingerprint = ts.fingerprint
-		s.OnRestart = func(reason string) {
-			s.guard.Event(audit.EventChildRestart, reason)
-			s.restarts++
-		}
+		s.OnRestart = func(reason string) { s.guard.Event(audit.EventChildRestart, reason) }
 	}
 	return s, nil
 }
@@ -159,10 +153,12 @@ func (s *session) run(ctx context.Context) (int, error) {
 	if s.Blocked != nil {
 		return s.Session.Run(ctx)
 	}
-	// sessions_total is stored with the other counters when the session
-	// closes: nothing is written to the store before the server starts.
-	s.started = true
+	// Counters are stored when the session closes and every flushEvery
+	// while it lasts: nothing is written to the store before the server
+	// starts.
 	s.guard.Event(audit.EventSessionStart, "")
+	s.stopFlush = make(chan struct{})
+	go s.flushEvery(flushInterval, s.stopFlush)
 	code, err := s.Session.Run(ctx)
 	reason := "client closed"
 	var refused *launcher.RefusedError
@@ -190,22 +186,33 @@ func (s *session) close() {
 	if err := s.guard.Engine.Release(); err != nil {
 		s.log.Warn("rate limit: " + err.Error())
 	}
-	c := s.guard.Counts()
-	if c == nil {
-		c = map[string]float64{}
+	if s.stopFlush != nil {
+		close(s.stopFlush)
+		s.stopFlush = nil
 	}
-	if s.cache != nil {
-		s.cache.wait()
+	s.flush()
+}
+
+// flushInterval is how often a long session's counters are written.
+const flushInterval = time.Minute
+
+// flushEvery writes the counters every d until stop is closed.
+func (s *session) flushEvery(d time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.flush()
+		case <-stop:
+			return
+		}
 	}
-	if s.restarts > 0 {
-		c["child_restarts_total"] = s.restarts
-		s.restarts = 0
-	}
-	if s.started {
-		c["sessions_total"] = 1
-		s.started = false
-	}
-	if len(c) > 0 {
+}
+
+// flush adds the counters gathered since the last flush to the store's.
+func (s *session) flush() {
+	if c := s.guard.Counts(); len(c) > 0 {
 		if err := s.st.AddMetrics(c); err != nil {
 			s.log.Warn("metrics: " + err.Error())
 		}

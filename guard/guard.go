@@ -397,10 +397,18 @@ func isToolError(resp []byte) bool {
 }
 
 // Event writes a session-level audit entry (session_start, session_end, ...).
+// The session-level counters it keeps (requests_total{decision} is counted
+// per request).
 func (g *Guard) Event(event, reason string) {
 	e := g.baseEntry(event)
 	e.Reason = reason
 	g.write(e)
+	switch event {
+	case audit.EventSessionStart:
+		g.count("sessions_total", true)
+	case audit.EventChildRestart:
+		g.count("child_restarts_total", true)
+	}
 }
 
 func (g *Guard) write(e audit.Entry) {
@@ -433,7 +441,22 @@ type Refusal struct {
 // closed connection, because its own "client closing" error has that code.
 func (g *Guard) LastRefusal() *Refusal { return g.lastRefusal.Load() }
 
-// Counts returns and resets the request counters gathered since the last call.
+// AddMetrics adds delta to the session's counters (the token source's
+// acquisitions, cache hits and refreshes come in this way), so that one
+// session keeps one counter set, written to the store by whoever calls Counts.
+func (g *Guard) AddMetrics(delta map[string]float64) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.counts == nil {
+		g.counts = map[string]float64{}
+	}
+	for k, v := range delta {
+		g.counts[k] += v
+	}
+	return nil
+}
+
+// Counts returns and resets the counters gathered since the last call.
 func (g *Guard) Counts() map[string]float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
