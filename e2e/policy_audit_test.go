@@ -631,3 +631,111 @@ func ipPipelinedSIGTERM(t *testing.T) {
 	}
 	e.verify()
 }
+
+// Issue 11, defect 3: resource rules compare the URI the way the server reads
+// it. server-everything (Node's WHATWG URL parsing) serves every variant below
+// as the denied document; each is refused, in the local profile against a deny
+// list and in the enterprise profile against an allow list, while the plain
+// allowed resource is read.
+func TestPolicyResourceURIVariantsAreRefused(t *testing.T) {
+	t.Parallel()
+	const doc = "demo://resource/static/document/features.md"
+	variants := []string{
+		doc,
+		"DEMO://resource/static/document/features.md",
+		" demo://resource/static/document/features.md",
+		"demo://resource/./static/document/features.md",
+		"demo://resource/x/../static/document/features.md",
+		"demo://resource/static/document/feat\tures.md",
+		"demo://resource/%73tatic/document/features.md",
+	}
+	for _, tc := range []struct {
+		name, cfg string
+	}{
+		{"local deny list", "[principals.local]\nresources = { deny = [\"demo://resource/static/*\"] }\n\n"},
+		{"enterprise allow list", "[deployment]\nprofile = \"enterprise\"\n\n[principals.local]\ntools = { allow = [\"*\"] }\nresources = { allow = [\"demo://resource/dynamic/*\"] }\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := ipNew(t, tc.cfg+ipServer("everything", ipEverything()...))
+			env := map[string]string{}
+			if strings.Contains(tc.cfg, "enterprise") {
+				tok, _ := e.createToken("local")
+				env["MCPWRAP_TOKEN"] = tok
+			}
+			var steps []ClientStep
+			for i, uri := range variants {
+				steps = append(steps, stepRaw(map[string]any{"jsonrpc": "2.0", "id": fmt.Sprintf("r%d", i), "method": "resources/read", "params": map[string]any{"uri": uri}}))
+			}
+			steps = append(steps, stepRaw(map[string]any{"jsonrpc": "2.0", "id": "ok", "method": "resources/read", "params": map[string]any{"uri": "demo://resource/dynamic/text/1"}}))
+			res := runClient(t, e.spec("everything", env, steps...))
+			if ok := res[len(res)-1]; !ok.OK || !strings.Contains(string(ok.Result), "contents") {
+				t.Errorf("the allowed resource was not read: %+v / %s", ok.Error, ok.Result)
+			}
+			for i, r := range res[:len(variants)] {
+				if r.OK || r.Error == nil || r.Error.Code != -32043 {
+					t.Errorf("resources/read %q: %+v / %s, want a -32043 refusal", variants[i], r.Error, r.Result)
+				}
+			}
+		})
+	}
+}
+
+// Issue 11, defect 2: server-everything answers {"id":1.0} as "id":1; the
+// answer still matches its request (filtered, and no fake "server exited"
+// later), and a reused in-flight id is refused.
+func TestPolicyIDsMatchByValueWithANodeServer(t *testing.T) {
+	t.Parallel()
+	e := ipNew(t, "[principals.local]\ntools = { allow = [\"echo\", \"trigger-long-running-operation\"] }\n\n"+ipServer("everything", ipEverything()...))
+	res := runClient(t, e.spec("everything", nil,
+		stepRaw(`{"jsonrpc":"2.0","id":1.0,"method":"tools/list"}`),
+		stepSleep(300*time.Millisecond),
+		ClientStep{Op: "received"},
+		stepRaw(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"trigger-long-running-operation","arguments":{"duration":1,"steps":1}}}`+"\n"+`{"jsonrpc":"2.0","id":7,"method":"tools/list"}`),
+		stepSleep(2500*time.Millisecond),
+		ClientStep{Op: "received"},
+		stepClose(),
+	))
+	var all []map[string]json.RawMessage
+	if err := json.Unmarshal(res[2].Result, &all); err != nil {
+		t.Fatal(err)
+	}
+	var first []map[string]json.RawMessage
+	for _, m := range all {
+		if id := string(m["id"]); id == "1" || id == "1.0" {
+			first = append(first, m)
+		}
+	}
+	if len(first) != 1 {
+		t.Fatalf("after tools/list id 1.0 the client received %s, want exactly one answer to id 1.0", res[2].Result)
+	}
+	if string(first[0]["id"]) != "1" && string(first[0]["id"]) != "1.0" {
+		t.Errorf("answer id %s", first[0]["id"])
+	}
+	var r struct {
+		Tools []struct{ Name string } `json:"tools"`
+	}
+	if err := json.Unmarshal(first[0]["result"], &r); err != nil || len(r.Tools) != 2 || r.Tools[0].Name == "get-env" {
+		t.Errorf("tools/list id 1.0 answered %s, want only the two allowed tools", first[0]["result"])
+	}
+	var second []map[string]json.RawMessage
+	if err := json.Unmarshal(res[5].Result, &second); err != nil {
+		t.Fatal(err)
+	}
+	var answered, refused int
+	for _, m := range second {
+		if string(m["id"]) != "7" {
+			continue
+		}
+		if m["result"] != nil {
+			answered++
+		} else if strings.Contains(string(m["error"]), "-32600") {
+			refused++
+		}
+	}
+	if answered != 1 || refused != 1 {
+		t.Errorf("two requests with id 7: %d answered, %d refused -32600, want 1 and 1: %s", answered, refused, res[5].Result)
+	}
+	if res[6].Result == nil || strings.Contains(string(res[6].Result), "32000") {
+		t.Errorf("close: %s", res[6].Result)
+	}
+}
