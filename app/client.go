@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -21,6 +22,8 @@ func toolsCommand(e *env) *cli.Command {
 		Name:      "tools",
 		Usage:     "start a server through the launcher and list the tools this principal may call",
 		ArgsUsage: "<server>",
+		Description: "The built-in client offers the server no roots (no capabilities at all), so a\n" +
+			"tool a server shows only to clients with roots is not listed.",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the tools as JSON"}},
 		Action: func(c *cli.Context) error {
 			name, err := serverArg(c)
@@ -110,6 +113,13 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		return err
 	}
 	defer sess.close()
+	// The client is done once fn returns: a server that does not leave on
+	// stdin EOF is not given the whole shutdown grace of a long session.
+	if sess.Server.ShutdownGrace > builtinGrace {
+		srv := *sess.Server
+		srv.ShutdownGrace = builtinGrace
+		sess.Server = &srv
+	}
 	clientR, sessW := io.Pipe()
 	sessR, clientW := io.Pipe()
 	sess.Stdin, sess.Stdout = sessR, sessW
@@ -126,12 +136,7 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		done <- result{code, err}
 	}()
 	ctx := c.Context
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpwrap", Version: Version}, nil)
-	max := int(sess.Server.MaxMessageBytes)
-	if max <= 0 {
-		max = wire.DefaultMaxMessageBytes
-	}
-	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: clientR, Writer: clientW, MaxLineLength: max}, nil)
+	cs, err := builtinClient().Connect(ctx, &mcp.IOTransport{Reader: clientR, Writer: clientW, MaxLineLength: maxLine(sess.Server.MaxMessageBytes)}, builtinSessionOptions)
 	if err == nil {
 		err = fn(ctx, cs)
 		_ = cs.Close()
@@ -151,9 +156,39 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		return classify(r.err)
 	}
 	if err == nil && r.code != 0 {
-		return withCode(ExitInternal, fmt.Errorf("server %q exited with code %d", name, r.code))
+		// The client got its answers; how the server ended afterwards is
+		// not the command's result. 128+15 and 128+9 are mcpwrap's own
+		// SIGTERM and SIGKILL after the grace.
+		if r.code != 128+15 && r.code != 128+9 {
+			e.log.Warn(fmt.Sprintf("server %q exited with code %d after the client finished", name, r.code))
+		}
 	}
 	return err
+}
+
+// builtinGrace is how long the built-in client's server may take to leave
+// after stdin EOF before it is sent SIGTERM.
+const builtinGrace = time.Second
+
+// builtinSessionOptions makes the built-in client start with initialize: a
+// newer protocol version would first probe with server/discover, which
+// appears in the audit as a request the user never made.
+var builtinSessionOptions = &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"}
+
+// builtinClient is the MCP client of `tools` and `call`. It declares no
+// capabilities: it offers no roots (a server that asks anyway is answered
+// with an empty list), so a server never waits for an answer that the
+// short-lived client would not be there to give.
+func builtinClient() *mcp.Client {
+	return mcp.NewClient(&mcp.Implementation{Name: "mcpwrap", Version: Version},
+		&mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+}
+
+func maxLine(n int64) int {
+	if n <= 0 {
+		return wire.DefaultMaxMessageBytes
+	}
+	return int(n)
 }
 
 // rpcErr turns a JSON-RPC error from the server or from mcpwrap's policy into an
