@@ -24,7 +24,7 @@ func toolsCommand(e *env) *cli.Command {
 		ArgsUsage: "<server>",
 		Description: "The built-in client offers the server no roots (no capabilities at all), so a\n" +
 			"tool a server shows only to clients with roots is not listed.",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the tools as JSON"}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the tools as JSON"}},
 		Action: func(c *cli.Context) error {
 			name, err := serverArg(c)
 			if err != nil {
