@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -308,13 +309,26 @@ func (t *auditTable) row(en audit.Entry) {
 		ms = strconv.FormatFloat(en.DurationMS, 'f', 1, 64)
 	}
 	fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		en.Time.UTC().Format(time.RFC3339), dash(en.Principal), dash(en.ReportedActor), dash(en.Server),
-		dash(method), dash(en.Tool), dash(en.Decision), dash(en.Outcome), ms)
+		en.Time.UTC().Format(time.RFC3339), cell(en.Principal), cell(en.ReportedActor), cell(en.Server),
+		cell(method), cell(en.Tool), cell(en.Decision), cell(en.Outcome), ms)
 }
 
-func dash(s string) string {
+// cell is one field of the text table: "-" when empty, else the value as it
+// is when it holds only printable characters other than spaces, quotes and
+// backslashes, else Go-quoted. Tool names, actors and client names come from
+// the client or the server: raw, an ESC sequence would drive the terminal and
+// a newline or tab would forge a row or a column. --json prints them exactly.
+func cell(s string) string {
 	if s == "" {
 		return "-"
+	}
+	if s == "-" {
+		return `"-"`
+	}
+	for _, r := range s {
+		if r == ' ' || r == '"' || r == '\\' || r == utf8.RuneError || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
 	}
 	return s
 }

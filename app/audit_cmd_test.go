@@ -262,3 +262,61 @@ func TestAuditFollow(t *testing.T) {
 		t.Fatal("follow did not stop on a signal")
 	}
 }
+
+// TestAuditTextEscapesControls: text set by a client or server (tool names, actors,
+// client names) cannot reach the terminal raw: no escape sequence, no forged row. --json
+// keeps the exact strings.
+func TestAuditTextEscapesControls(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	st, err := store.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := []string{
+		"\x1b]0;pwned\x07",                    // retitles an xterm
+		"echo\n2026-01-01T00:00:00Z  x  allow", // forges a row
+		"a\tb",                                 // forges a column
+		"c1\u009b2J",                           // C1 CSI: clears some terminals
+		"del\x7f",
+		"bad\xffutf8",
+	}
+	w := audit.NewWriter(st)
+	for _, h := range hostile {
+		w.Write(audit.Entry{Event: audit.EventRequest, Principal: "p" + h, ReportedActor: h, Client: h, Server: "s" + h,
+			Method: "tools/call", Tool: h, Decision: audit.DecisionDeny, Reason: h, Outcome: audit.OutcomeDenied})
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runAudit(t, dir, nil, "audit", "--limit", "0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if n := strings.Count(out, "\n"); n != len(hostile)+1 {
+		t.Errorf("%d lines, want a header and %d rows:\n%s", n, len(hostile), out)
+	}
+	for i, r := range out {
+		if r != '\n' && (r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f) {
+			t.Fatalf("control character %U at byte %d of the table:\n%q", r, i, out)
+		}
+	}
+	for _, want := range []string{`"\x1b]0;pwned\a"`, `"echo\n2026-01-01T00:00:00Z  x  allow"`, `"a\tb"`, `"c1\u009b2J"`, `"del\x7f"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks the escaped form %s:\n%s", want, out)
+		}
+	}
+	out, _, _ = runAudit(t, dir, nil, "audit", "--json", "--limit", "0")
+	var got []audit.Entry
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(hostile) {
+		t.Fatalf("%d JSON entries", len(got))
+	}
+	for i, h := range hostile {
+		want := strings.ToValidUTF8(h, "\uFFFD") // JSON strings are UTF-8
+		if got[i].Tool != want || got[i].ReportedActor != want || got[i].Principal != "p"+want {
+			t.Errorf("JSON entry %d: tool %q actor %q, want %q", i, got[i].Tool, got[i].ReportedActor, want)
+		}
+	}
+}
