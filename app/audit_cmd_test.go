@@ -273,7 +273,7 @@ func TestAuditTextEscapesControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostile := []string{
-		"\x1b]0;pwned\x07",                    // retitles an xterm
+		"\x1b]0;pwned\x07",                     // retitles an xterm
 		"echo\n2026-01-01T00:00:00Z  x  allow", // forges a row
 		"a\tb",                                 // forges a column
 		"c1\u009b2J",                           // C1 CSI: clears some terminals
