@@ -73,6 +73,8 @@ func globalFlags() []cli.Flag {
 }
 
 func newApp(e *env) *cli.App {
+	cmds := commands(e)
+	prepare(cmds, "")
 	return &cli.App{
 		Name:    "mcpwrap",
 		Usage:   "launch MCP servers with credentials, policy and an audit trail",
@@ -89,7 +91,7 @@ func newApp(e *env) *cli.App {
 		Suggest:              true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return withCode(ExitUsage, err, "run `mcpwrap --help` or `mcpwrap <command> --help`")
+			return withCode(ExitUsage, flagError(err, nil), "run `mcpwrap --help` or `mcpwrap <command> --help`")
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			e.notFound = true
@@ -103,7 +105,7 @@ func newApp(e *env) *cli.App {
 			e.log = log
 			return nil
 		},
-		Commands: commands(e),
+		Commands: cmds,
 	}
 }
 
