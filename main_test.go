@@ -106,7 +106,8 @@ func TestScripts(t *testing.T) {
 }
 
 // testIssuer is an OAuth token endpoint over TLS for one script. Modes:
-// "ok" issues tok-<n>; "invalid_client" refuses the client.
+// "ok" issues tok-<n>; "invalid_client" refuses the client; "narrow" grants
+// only the scope "read".
 type testIssuer struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
@@ -140,6 +141,10 @@ func cmdIssuer(ts *testscript.TestScript, neg bool, args []string) {
 		if id, _, ok := r.BasicAuth(); is.mode == "invalid_client" || !ok || id != "script-client" {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		}
+		if is.mode == "narrow" { // grants less than any request asks for
+			fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600,"scope":"read"}`, n)
 			return
 		}
 		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600}`, n)

@@ -105,6 +105,7 @@ func (t *tokenSource) fingerprint() string {
 }
 
 // authErr maps an auth failure to its exit code: configuration problems 78, a
+// scope the issuer will not grant 78, a
 // refused client 77, everything else (endpoint down after retries) 69.
 func authErr(err error) error {
 	var ae *auth.Error
@@ -117,6 +118,9 @@ func authErr(err error) error {
 	}
 	switch {
 	case auth.IsConfig(err):
+		return withCode(ExitConfig, err, hints...)
+	case errors.Is(err, auth.ErrScopeMismatch), ae.Code == "invalid_scope":
+		// The issuer answered; what it grants does not match the settings.
 		return withCode(ExitConfig, err, hints...)
 	case auth.IsInvalidClient(err):
 		return withCode(ExitRefused, err, hints...)
