@@ -78,7 +78,7 @@ func newApp(e *env) *cli.App {
 	return &cli.App{
 		Name:    "mcpwrap",
 		Usage:   "launch MCP servers with credentials, policy and an audit trail",
-		Version: Version,
+		Version: buildVersion(),
 		Description: "mcpwrap is set as an MCP server's command in your client (`mcpwrap run <server>`).\n" +
 			"It reads mcpwrap.toml, injects an OAuth access token into the real server, and sits on\n" +
 			"the stdio stream enforcing policy and writing an audit entry for every request.",
@@ -129,6 +129,7 @@ func commands(e *env) []*cli.Command {
 		execCommand(e),
 		completionCommand(e),
 		docsCommand(e),
+		helpCommand(e),
 	}
 }
 

@@ -132,7 +132,7 @@ func tokensCommand(e *env) *cli.Command {
 				Usage: "revoke a token (the row is kept for the audit history); running sessions stop within a second",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "principal", Usage: "the token's principal", Required: true},
-					&cli.StringFlag{Name: "token", Usage: "the token id (see `mcpwrap tokens list`)", Required: true},
+					&cli.StringFlag{Name: "token", Usage: "the token `ID` (see mcpwrap tokens list)", Required: true},
 				},
 				Action: func(c *cli.Context) error {
 					st, err := e.openStore(c)
