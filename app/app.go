@@ -82,7 +82,8 @@ func newApp(e *env) *cli.App {
 		Description: "mcpwrap is set as an MCP server's command in your client (`mcpwrap run <server>`).\n" +
 			"It reads mcpwrap.toml, injects an OAuth access token into the real server, and sits on\n" +
 			"the stdio stream enforcing policy and writing an audit entry for every request.",
-		Flags:                globalFlags(),
+		// urfave/cli adds --help itself only when no command is named help.
+		Flags:                append(globalFlags(), cli.HelpFlag),
 		Writer:               e.io.Stdout,
 		ErrWriter:            e.io.Stderr,
 		Reader:               e.io.Stdin,
