@@ -60,6 +60,9 @@ type env struct {
 	log      *slog.Logger
 	reported bool // the error was already printed (refused sessions)
 	notFound bool // an unknown command was reported
+	// configWarned holds the keys the configuration warned about, so that
+	// the OAuth client does not repeat the same warning without file and line.
+	configWarned map[string]bool
 	mu       sync.Mutex
 }
 
@@ -180,6 +183,14 @@ func (e *env) loadConfig(c *cli.Context) (*config.Config, error) {
 	cfg, warns, err := config.Load(opts)
 	for _, w := range warns {
 		e.log.Warn(w.String())
+		if w.Key != "" {
+			e.mu.Lock()
+			if e.configWarned == nil {
+				e.configWarned = map[string]bool{}
+			}
+			e.configWarned[w.Key] = true
+			e.mu.Unlock()
+		}
 	}
 	if err != nil {
 		var ce *config.Error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +33,13 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 		return nil, authErr(err)
 	}
 	for _, w := range client.Warnings() {
-		e.log.Warn(w)
+		key, _, _ := strings.Cut(w, ": ")
+		e.mu.Lock()
+		dup := e.configWarned[key]
+		e.mu.Unlock()
+		if !dup {
+			e.log.Warn(w)
+		}
 	}
 	return auth.NewSource(client, cache, nil), nil
 }
