@@ -63,7 +63,7 @@ type env struct {
 	// configWarned holds the keys the configuration warned about, so that
 	// the OAuth client does not repeat the same warning without file and line.
 	configWarned map[string]bool
-	mu       sync.Mutex
+	mu           sync.Mutex
 }
 
 func globalFlags() []cli.Flag {
