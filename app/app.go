@@ -118,6 +118,7 @@ func commands(e *env) []*cli.Command {
 		runCommand(e),
 		toolsCommand(e),
 		callCommand(e),
+		serversCommand(e),
 		configCommand(e),
 		trustCommand(e),
 		untrustCommand(e),
