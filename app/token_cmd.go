@@ -34,7 +34,7 @@ func tokenCommand(e *env) *cli.Command {
 					&cli.BoolFlag{Name: "json", Usage: "print as JSON"},
 					&cli.BoolFlag{Name: "all", Usage: "also show superseded and unconfigured tokens"},
 				},
-				Action:    e.tokenStatus,
+				Action: e.tokenStatus,
 			},
 			{
 				Name:      "refresh",
