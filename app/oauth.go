@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -28,7 +29,7 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 		}
 		return nil, withCode(ExitConfig, err)
 	}
-	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log))
+	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
 	if err != nil {
 		return nil, authErr(err)
 	}
@@ -42,6 +43,17 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 		}
 	}
 	return auth.NewSource(client, cache, nil), nil
+}
+
+// retryProgress prints one line per failed token-endpoint attempt that is
+// about to be retried, so a slow endpoint does not look like a hang.
+func (e *env) retryProgress(r auth.Retry) {
+	what := "token endpoint"
+	if r.Op == auth.OpRevoke {
+		what = "revocation endpoint"
+	}
+	e.log.Warn(fmt.Sprintf("%s of %q: attempt %d of %d failed (%s); retrying in %s",
+		what, r.Server, r.Attempt, r.Max, oneLine(r.Err.Error()), r.Wait.Round(100*time.Millisecond)))
 }
 
 // sessionCache is the token cache as a session's Source sees it. The counters
