@@ -135,6 +135,7 @@ func commands(e *env) []*cli.Command {
 		completionCommand(e),
 		docsCommand(e),
 		helpCommand(e),
+		completeCommand(e),
 	}
 }
 

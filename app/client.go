@@ -38,6 +38,13 @@ func toolsCommand(e *env) *cli.Command {
 					}
 					tools = append(tools, t)
 				}
+				if dir, err := e.stateDir(c); err == nil {
+					names := make([]string, len(tools))
+					for i, t := range tools {
+						names[i] = t.Name
+					}
+					cacheToolNames(dir, name, names) // for `mcpwrap call <server> <TAB>`
+				}
 				out := e.io.Stdout
 				if c.Bool("json") {
 					if tools == nil {
