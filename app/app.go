@@ -119,6 +119,7 @@ func commands(e *env) []*cli.Command {
 		toolsCommand(e),
 		callCommand(e),
 		serversCommand(e),
+		sessionsCommand(e),
 		configCommand(e),
 		trustCommand(e),
 		untrustCommand(e),
