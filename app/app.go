@@ -126,6 +126,7 @@ func commands(e *env) []*cli.Command {
 		tokenCommand(e),
 		tokensCommand(e),
 		principalsCommand(e),
+		policyCommand(e),
 		metricsCommand(e),
 		auditCommand(e),
 		installCommand(e),

@@ -527,12 +527,14 @@ func formatMillis(ms float64) string {
 // backslashes, else Go-quoted. Tool names, actors and client names come from
 // the client or the server: raw, an ESC sequence would drive the terminal and
 // a newline or tab would forge a row or a column. --json prints them exactly.
-// text is cell for mcpwrap's own prose (reasons): spaces are kept.
+// text is cell for mcpwrap's own prose (reasons, rule messages): spaces and
+// quotes are kept; only text with characters that are not printable is
+// quoted.
 func text(s string) string {
 	if s == "" {
 		return "-"
 	}
-	if printable(s) && !strings.ContainsAny(s, "\"\\") {
+	if printable(s) {
 		return s
 	}
 	return strconv.Quote(s)
