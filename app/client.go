@@ -143,7 +143,9 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		done <- result{code, err}
 	}()
 	ctx := c.Context
+	stopNotice := e.waitNotice(3*time.Second, 5*time.Second, fmt.Sprintf("server %q to answer initialize", name))
 	cs, err := builtinClient().Connect(ctx, &mcp.IOTransport{Reader: clientR, Writer: clientW, MaxLineLength: maxLine(sess.Server.MaxMessageBytes)}, builtinSessionOptions)
+	stopNotice()
 	if err == nil {
 		err = fn(ctx, cs)
 		_ = cs.Close()

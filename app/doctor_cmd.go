@@ -323,11 +323,13 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 	}
 	sec, ok := d.checkSecret(ctx, srv)
 	tlsOK := d.checkTLSFiles(srv)
+	d.e.step("connecting to the token endpoint of %q (%s)", name, urlHost(srv.OAuth.TokenURL))
 	reachable := d.checkEndpoint(srv)
 	if !ok || !tlsOK || !reachable {
 		d.add(statusWarn, "token", name, "no token requested: fix the failures above first", "")
 		return
 	}
+	d.e.step("requesting a token for %q", name)
 	d.checkToken(ctx, srv, sec)
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -41,10 +42,11 @@ func tokenCommand(e *env) *cli.Command {
 				Usage:     "fetch a new token now and cache it",
 				ArgsUsage: "<server>",
 				Action: func(c *cli.Context) error {
-					_, src, _, err := e.oauthFor(c)
+					srv, src, _, err := e.oauthFor(c)
 					if err != nil {
 						return err
 					}
+					e.step("fetching a new token for %q from %s", srv.Name, urlHost(srv.OAuth.TokenURL))
 					tok, err := src.Token(c.Context, true)
 					if err != nil {
 						return authErr(err)
@@ -254,6 +256,13 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	err = tw.Flush()
 	note()
 	return err
+}
+
+func urlHost(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return s
 }
 
 func isTerminal(f *os.File) bool {
