@@ -39,7 +39,6 @@ func auditCommand(e *env) *cli.Command {
 			"--since takes a duration back from now (90s, 1h, 7d, 2w) or an RFC 3339 time.\n" +
 			"--json prints a JSON array; with --follow, one JSON object per line.\n" +
 			"`mcpwrap audit show SEQ` prints one entry with every field.",
-		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Usage: "only entries for this `SERVER`"},
 			&cli.StringFlag{Name: "principal", Usage: "only entries of this `PRINCIPAL`"},
@@ -116,7 +115,7 @@ var errFound = errors.New("found")
 func auditShowCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "show",
-		Usage:     "print one entry with every field (SEQ is in --json output and `audit show` of a neighbour)",
+		Usage:     "print one entry with every field (SEQ is the seq field of audit --json)",
 		ArgsUsage: "<seq>",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the entry as JSON"}},
 		Action: func(c *cli.Context) error {
