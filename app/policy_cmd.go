@@ -30,8 +30,9 @@ func policyCommand(e *env) *cli.Command {
 				"without starting anything; when there is none, the server is started through the\n" +
 				"launcher once to list them (as the identity running this command, so tools hidden from\n" +
 				"that identity are not seen). --tool judges one name, listed or not.\n" +
-				"In observe mode (principals.P.mode or [policy] mode = \"observe\") nothing is refused:\n" +
-				"what would be is shown as would_deny and audited so.",
+				"In observe mode (principals.P.mode or [policy] mode = \"observe\") the rules refuse\n" +
+				"nothing: what they would refuse is shown as would_deny (and audited so); a suspended\n" +
+				"or unauthenticated principal is refused all the same.",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "principal", Usage: "the `PRINCIPAL` (default: the deployment's default principal)"},
 				&cli.StringFlag{Name: "server", Usage: "the configured `SERVER`", Required: true},
@@ -42,6 +43,17 @@ func policyCommand(e *env) *cli.Command {
 			Action: e.policyExplain,
 		}},
 	}
+}
+
+// observable reports whether observe mode lets a refusal for reason through:
+// the policy's rules do, who the caller is (authentication, suspension)
+// does not.
+func observable(reason string) bool {
+	switch reason {
+	case policy.ReasonUnauthenticated, policy.ReasonSuspended:
+		return false
+	}
+	return true
 }
 
 type toolVerdict struct {
@@ -135,7 +147,7 @@ func (e *env) policyExplain(c *cli.Context) error {
 		v := toolVerdict{Name: name, Visible: d.Allow, Decision: "allow"}
 		if !d.Allow {
 			v.Decision, v.Reason, v.Rule = "deny", d.Reason, d.Message
-			if ex.Mode == config.ModeObserve {
+			if ex.Mode == config.ModeObserve && observable(d.Reason) {
 				v.Decision, v.Visible = decisionWouldDeny, true
 			}
 		}
