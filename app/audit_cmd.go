@@ -403,7 +403,7 @@ const defaultAuditLimit = 50
 
 // decisionWouldDeny is the decision of a request that observe mode let
 // through although the policy would have refused it.
-const decisionWouldDeny = "would_deny"
+const decisionWouldDeny = audit.DecisionWouldDeny
 
 // auditColumns are the table's columns; width is the minimum width of a
 // column in --follow mode, where rows are printed one by one and cannot be
