@@ -106,7 +106,8 @@ func TestScripts(t *testing.T) {
 }
 
 // testIssuer is an OAuth token endpoint over TLS for one script. Modes:
-// "ok" issues tok-<n>; "invalid_client" refuses the client.
+// "ok" issues tok-<n>; "invalid_client" refuses the client; "narrow" grants
+// only the scope "read".
 type testIssuer struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
@@ -116,14 +117,18 @@ type testIssuer struct {
 
 var issuers sync.Map // *testscript.TestScript -> *testIssuer
 
-// cmdIssuer starts a token endpoint: `issuer [mode]`. It exports TOKEN_URL,
+// cmdIssuer starts a token endpoint: `issuer [mode [plain]]`. It exports TOKEN_URL,
 // REVOKE_URL and ISSUER_CA (a PEM file trusted through the `ca` key).
 func cmdIssuer(ts *testscript.TestScript, neg bool, args []string) {
 	is := &testIssuer{mode: "ok"}
 	if len(args) > 0 {
 		is.mode = args[0]
 	}
-	is.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	start := httptest.NewTLSServer
+	if len(args) > 1 && args[1] == "plain" { // plain http, for OAuth 2.0 set-ups
+		start = httptest.NewServer
+	}
+	is.srv = start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/revoke" {
 			return
@@ -142,10 +147,20 @@ func cmdIssuer(ts *testscript.TestScript, neg bool, args []string) {
 			fmt.Fprint(w, `{"error":"invalid_client"}`)
 			return
 		}
+		if is.mode == "narrow" { // grants less than any request asks for
+			fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600,"scope":"read"}`, n)
+			return
+		}
 		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600}`, n)
 	}))
 	ts.Defer(is.srv.Close)
+	ts.Setenv("TOKEN_URL", is.srv.URL+"/token")
+	ts.Setenv("REVOKE_URL", is.srv.URL+"/revoke")
+	issuers.Store(ts, is)
 	cert := is.srv.Certificate()
+	if cert == nil {
+		return
+	}
 	pemFile := filepath.Join(ts.Getenv("WORK"), "issuer-ca.pem")
 	if err := os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
 		ts.Fatalf("write CA: %v", err)

@@ -60,7 +60,10 @@ type env struct {
 	log      *slog.Logger
 	reported bool // the error was already printed (refused sessions)
 	notFound bool // an unknown command was reported
-	mu       sync.Mutex
+	// configWarned holds the keys the configuration warned about, so that
+	// the OAuth client does not repeat the same warning without file and line.
+	configWarned map[string]bool
+	mu           sync.Mutex
 }
 
 func globalFlags() []cli.Flag {
@@ -73,14 +76,17 @@ func globalFlags() []cli.Flag {
 }
 
 func newApp(e *env) *cli.App {
+	cmds := commands(e)
+	prepare(cmds, "")
 	return &cli.App{
 		Name:    "mcpwrap",
 		Usage:   "launch MCP servers with credentials, policy and an audit trail",
-		Version: Version,
+		Version: buildVersion(),
 		Description: "mcpwrap is set as an MCP server's command in your client (`mcpwrap run <server>`).\n" +
 			"It reads mcpwrap.toml, injects an OAuth access token into the real server, and sits on\n" +
 			"the stdio stream enforcing policy and writing an audit entry for every request.",
-		Flags:                globalFlags(),
+		// urfave/cli adds --help itself only when no command is named help.
+		Flags:                append(globalFlags(), cli.HelpFlag),
 		Writer:               e.io.Stdout,
 		ErrWriter:            e.io.Stderr,
 		Reader:               e.io.Stdin,
@@ -89,7 +95,7 @@ func newApp(e *env) *cli.App {
 		Suggest:              true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return withCode(ExitUsage, err, "run `mcpwrap --help` or `mcpwrap <command> --help`")
+			return withCode(ExitUsage, flagError(err, nil), "run `mcpwrap --help` or `mcpwrap <command> --help`")
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			e.notFound = true
@@ -103,7 +109,7 @@ func newApp(e *env) *cli.App {
 			e.log = log
 			return nil
 		},
-		Commands: commands(e),
+		Commands: cmds,
 	}
 }
 
@@ -112,12 +118,15 @@ func commands(e *env) []*cli.Command {
 		runCommand(e),
 		toolsCommand(e),
 		callCommand(e),
+		serversCommand(e),
+		sessionsCommand(e),
 		configCommand(e),
 		trustCommand(e),
 		untrustCommand(e),
 		tokenCommand(e),
 		tokensCommand(e),
 		principalsCommand(e),
+		policyCommand(e),
 		metricsCommand(e),
 		auditCommand(e),
 		installCommand(e),
@@ -127,6 +136,8 @@ func commands(e *env) []*cli.Command {
 		execCommand(e),
 		completionCommand(e),
 		docsCommand(e),
+		helpCommand(e),
+		completeCommand(e),
 	}
 }
 
@@ -176,6 +187,14 @@ func (e *env) loadConfig(c *cli.Context) (*config.Config, error) {
 	cfg, warns, err := config.Load(opts)
 	for _, w := range warns {
 		e.log.Warn(w.String())
+		if w.Key != "" {
+			e.mu.Lock()
+			if e.configWarned == nil {
+				e.configWarned = map[string]bool{}
+			}
+			e.configWarned[w.Key] = true
+			e.mu.Unlock()
+		}
 	}
 	if err != nil {
 		var ce *config.Error

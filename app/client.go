@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -21,7 +22,9 @@ func toolsCommand(e *env) *cli.Command {
 		Name:      "tools",
 		Usage:     "start a server through the launcher and list the tools this principal may call",
 		ArgsUsage: "<server>",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the tools as JSON"}},
+		Description: "The built-in client offers the server no roots (no capabilities at all), so a\n" +
+			"tool a server shows only to clients with roots is not listed.",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the tools as JSON"}},
 		Action: func(c *cli.Context) error {
 			name, err := serverArg(c)
 			if err != nil {
@@ -34,6 +37,13 @@ func toolsCommand(e *env) *cli.Command {
 						return rpcErr("tools/list", err)
 					}
 					tools = append(tools, t)
+				}
+				if dir, err := e.stateDir(c); err == nil {
+					names := make([]string, len(tools))
+					for i, t := range tools {
+						names[i] = t.Name
+					}
+					cacheToolNames(dir, name, names) // for `mcpwrap call <server> <TAB>`
 				}
 				out := e.io.Stdout
 				if c.Bool("json") {
@@ -110,6 +120,13 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		return err
 	}
 	defer sess.close()
+	// The client is done once fn returns: a server that does not leave on
+	// stdin EOF is not given the whole shutdown grace of a long session.
+	if sess.Server.ShutdownGrace > builtinGrace {
+		srv := *sess.Server
+		srv.ShutdownGrace = builtinGrace
+		sess.Server = &srv
+	}
 	clientR, sessW := io.Pipe()
 	sessR, clientW := io.Pipe()
 	sess.Stdin, sess.Stdout = sessR, sessW
@@ -126,12 +143,9 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		done <- result{code, err}
 	}()
 	ctx := c.Context
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpwrap", Version: Version}, nil)
-	max := int(sess.Server.MaxMessageBytes)
-	if max <= 0 {
-		max = wire.DefaultMaxMessageBytes
-	}
-	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: clientR, Writer: clientW, MaxLineLength: max}, nil)
+	stopNotice := e.waitNotice(3*time.Second, 5*time.Second, fmt.Sprintf("server %q to answer initialize", name))
+	cs, err := builtinClient().Connect(ctx, &mcp.IOTransport{Reader: clientR, Writer: clientW, MaxLineLength: maxLine(sess.Server.MaxMessageBytes)}, builtinSessionOptions)
+	stopNotice()
 	if err == nil {
 		err = fn(ctx, cs)
 		_ = cs.Close()
@@ -151,9 +165,39 @@ func (e *env) withClient(c *cli.Context, name string, fn func(context.Context, *
 		return classify(r.err)
 	}
 	if err == nil && r.code != 0 {
-		return withCode(ExitInternal, fmt.Errorf("server %q exited with code %d", name, r.code))
+		// The client got its answers; how the server ended afterwards is
+		// not the command's result. 128+15 and 128+9 are mcpwrap's own
+		// SIGTERM and SIGKILL after the grace.
+		if r.code != 128+15 && r.code != 128+9 {
+			e.log.Warn(fmt.Sprintf("server %q exited with code %d after the client finished", name, r.code))
+		}
 	}
 	return err
+}
+
+// builtinGrace is how long the built-in client's server may take to leave
+// after stdin EOF before it is sent SIGTERM.
+const builtinGrace = time.Second
+
+// builtinSessionOptions makes the built-in client start with initialize: a
+// newer protocol version would first probe with server/discover, which
+// appears in the audit as a request the user never made.
+var builtinSessionOptions = &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"}
+
+// builtinClient is the MCP client of `tools` and `call`. It declares no
+// capabilities: it offers no roots (a server that asks anyway is answered
+// with an empty list), so a server never waits for an answer that the
+// short-lived client would not be there to give.
+func builtinClient() *mcp.Client {
+	return mcp.NewClient(&mcp.Implementation{Name: "mcpwrap", Version: Version},
+		&mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+}
+
+func maxLine(n int64) int {
+	if n <= 0 {
+		return wire.DefaultMaxMessageBytes
+	}
+	return int(n)
 }
 
 // rpcErr turns a JSON-RPC error from the server or from mcpwrap's policy into an

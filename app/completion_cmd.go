@@ -6,48 +6,42 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// The completion scripts ask mcpwrap itself: urfave/cli answers a command line
-// ending in --generate-bash-completion with the subcommands (or, after a
-// "-", the flags) that fit, and server arguments are completed from the
-// configuration. They print no color.
+// The completion scripts ask mcpwrap itself (`mcpwrap __complete -- WORDS CUR`,
+// see complete.go) and turn its answer into the shell's candidates; the
+// answer ":files" means file names. They print no color.
 const bashCompletion = `# mcpwrap bash completion; load with: source <(mcpwrap completion bash)
 _mcpwrap_complete() {
-  local cur opts
-  COMPREPLY=()
-  cur="${COMP_WORDS[COMP_CWORD]}"
-  if [[ "$cur" == -* ]]; then
-    opts=$("${COMP_WORDS[@]:0:$COMP_CWORD}" "$cur" --generate-bash-completion 2>/dev/null)
-  else
-    opts=$("${COMP_WORDS[@]:0:$COMP_CWORD}" --generate-bash-completion 2>/dev/null)
-  fi
+  local cur="${COMP_WORDS[COMP_CWORD]}"
   local IFS=$'\n'
-  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+  local -a out
+  out=($("${COMP_WORDS[0]}" __complete -- "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$cur" 2>/dev/null))
+  if [[ "${out[0]}" == ":files" ]]; then
+    compopt -o filenames 2>/dev/null
+    COMPREPLY=($(compgen -f -- "$cur"))
+    return 0
+  fi
+  COMPREPLY=($(compgen -W "${out[*]}" -- "$cur"))
   return 0
 }
-complete -o bashdefault -o default -F _mcpwrap_complete mcpwrap
+complete -F _mcpwrap_complete mcpwrap
 `
 
 const zshCompletion = `#compdef mcpwrap
 # mcpwrap zsh completion; load with: source <(mcpwrap completion zsh)
-# or save it as _mcpwrap in a directory of your $fpath.
+# (after compinit), or save it as _mcpwrap in a directory of your $fpath.
 _mcpwrap() {
-  local -a opts
-  local cur=${words[CURRENT]}
-  if [[ "$cur" == -* ]]; then
-    opts=("${(@f)$(${words[1,CURRENT-1]} "$cur" --generate-bash-completion 2>/dev/null)}")
-  else
-    opts=("${(@f)$(${words[1,CURRENT-1]} --generate-bash-completion 2>/dev/null)}")
-  fi
-  opts=(${opts:#})
-  if (( ${#opts} )); then
-    compadd -- $opts
-  else
+  local -a out
+  out=("${(@f)$(${words[1]} __complete -- "${(@)words[2,CURRENT-1]}" "${words[CURRENT]}" 2>/dev/null)}")
+  out=(${out:#})
+  if [[ "${out[1]}" == ":files" ]]; then
     _files
+    return
   fi
+  (( ${#out} )) && compadd -- "${(@)out}"
 }
 if [[ "$funcstack[1]" == "_mcpwrap" ]]; then
   _mcpwrap "$@"
-else
+elif (( $+functions[compdef] )); then
   compdef _mcpwrap mcpwrap
 fi
 `
@@ -57,13 +51,16 @@ const fishCompletion = `# mcpwrap fish completion; load with: mcpwrap completion
 function __mcpwrap_complete
     set -l words (commandline -opc)
     set -l cur (commandline -ct)
-    if string match -q -- '-*' $cur
-        command $words $cur --generate-bash-completion 2>/dev/null
-    else
-        command $words --generate-bash-completion 2>/dev/null
+    set -l bin $words[1]
+    set -e words[1]
+    set -l out (command $bin __complete -- $words $cur 2>/dev/null)
+    if test "$out[1]" = ":files"
+        __fish_complete_path $cur
+        return
     end
+    printf '%s\n' $out
 end
-complete -c mcpwrap -f -a '(__mcpwrap_complete)'
+complete -c mcpwrap -f -k -a '(__mcpwrap_complete)'
 `
 
 func completionCommand(e *env) *cli.Command {

@@ -16,7 +16,7 @@ func TestCompletionScripts(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
-			if !strings.Contains(r.stdout, "--generate-bash-completion") || !strings.Contains(r.stdout, "mcpwrap") {
+			if !strings.Contains(r.stdout, "__complete --") || !strings.Contains(r.stdout, "mcpwrap") {
 				t.Errorf("script:\n%s", r.stdout)
 			}
 			if strings.Contains(r.stdout, "\x1b[") {

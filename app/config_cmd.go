@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/urfave/cli/v2"
 
@@ -63,13 +64,17 @@ func configCommand(e *env) *cli.Command {
 			},
 			{
 				Name:      "add-server",
-				Usage:     "append a server to the project file (or the --config file)",
+				Usage:     "append a server to your user configuration (--project: ./mcpwrap.toml)",
 				ArgsUsage: "<name>",
+				Description: "Writes where `mcpwrap import` writes: the --config file, else the user file\n" +
+					"(" + userConfigHint() + "); --project writes ./mcpwrap.toml instead, which must\n" +
+					"then be trusted (`mcpwrap trust`); --file writes any file (run it with --config).",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "command", Usage: "the server's command"},
 					&cli.StringSliceFlag{Name: "arg", Usage: "an argument (repeat for several)"},
 					&cli.StringFlag{Name: "url", Usage: "a remote server URL (launched through mcp-remote)"},
-					&cli.StringFlag{Name: "file", Usage: "write to this file instead of ./mcpwrap.toml"},
+					&cli.BoolFlag{Name: "project", Usage: "write ./mcpwrap.toml (a project file: run 'mcpwrap trust' afterwards)"},
+					&cli.StringFlag{Name: "file", Usage: "write to this `FILE`"},
 				},
 				Action: func(c *cli.Context) error {
 					name, err := serverArg(c)
@@ -79,26 +84,48 @@ func configCommand(e *env) *cli.Command {
 					if (c.String("command") == "") == (c.String("url") == "") {
 						return usageErr("add-server needs exactly one of --command or --url")
 					}
-					path := c.String("file")
-					if path == "" {
-						path = c.String("config")
+					if n := btoi(c.String("file") != "") + btoi(c.String("config") != "") + btoi(c.Bool("project")); n > 1 {
+						return usageErr("add-server: give one of --file, --config or --project")
 					}
-					if path == "" {
-						path = "mcpwrap.toml"
+					path, kind, err := e.importTarget(c)
+					if err != nil {
+						return err
 					}
 					spec := config.AddServerSpec{Command: c.String("command"), Args: c.StringSlice("arg"), URL: c.String("url")}
 					if err := config.AddServer(path, name, spec); err != nil {
 						return withCode(ExitConfig, err)
 					}
-					fmt.Fprintf(e.io.Stdout, "added server %q to %s\n", name, path)
-					if c.String("config") == "" {
+					where := map[string]string{"user": "your user configuration", "project": "a project file", "config": "the --config file", "file": "a file read only with --config"}[kind]
+					fmt.Fprintf(e.io.Stdout, "added server %q to %s (%s)\n", name, path, where)
+					switch kind {
+					case "project":
 						fmt.Fprintf(e.io.Stdout, "review it, then run: mcpwrap trust %s\n", path)
+					case "file":
+						fmt.Fprintf(e.io.Stdout, "run it with: mcpwrap --config %s run %s\n", path, name)
 					}
 					return nil
 				},
 			},
 		},
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// userConfigHint names the user file for help texts.
+func userConfigHint() string {
+	switch runtime.GOOS {
+	case "darwin":
+		return "~/Library/Application Support/mcpwrap/config.toml"
+	case "windows":
+		return `%AppData%\mcpwrap\config.toml`
+	}
+	return "~/.config/mcpwrap/config.toml"
 }
 
 func trustCommand(e *env) *cli.Command {

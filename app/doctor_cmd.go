@@ -63,8 +63,8 @@ func doctorCommand(e *env) *cli.Command {
 		ArgsUsage: "[<server>]",
 		Description: "Prints one line per check (ok, warn or fail) and a hint for what to change.\n" +
 			"With <server>, only that server's checks run (plus the configuration and the store).\n" +
-			"A token is fetched from each reachable token endpoint (and cached). Exits 1 when a\n" +
-			"check failed.",
+			"A new token is fetched from each reachable token endpoint and cached, replacing the\n" +
+			"cached one (the finding says which). Exits 1 when a check failed.",
 		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the findings as JSON"}},
 		BashComplete: e.completeServers,
 		Action: func(c *cli.Context) error {
@@ -323,11 +323,13 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 	}
 	sec, ok := d.checkSecret(ctx, srv)
 	tlsOK := d.checkTLSFiles(srv)
+	d.e.step("connecting to the token endpoint of %q (%s)", name, urlHost(srv.OAuth.TokenURL))
 	reachable := d.checkEndpoint(srv)
 	if !ok || !tlsOK || !reachable {
 		d.add(statusWarn, "token", name, "no token requested: fix the failures above first", "")
 		return
 	}
+	d.e.step("requesting a token for %q", name)
 	d.checkToken(ctx, srv, sec)
 }
 
@@ -482,7 +484,11 @@ func (d *doctor) checkToken(ctx context.Context, srv *config.Server, sec secret.
 	ctx, cancel := context.WithTimeout(ctx, doctorTokenTimeout)
 	defer cancel()
 	var tok *auth.Token
+	var replaced string // fingerprint of the cached token the new one replaces
 	if d.st != nil {
+		if old, err := d.st.GetToken(client.CacheKey()); err == nil && old != nil {
+			replaced = old.AccessToken.Fingerprint()
+		}
 		tok, err = auth.NewSource(client, d.st, nil).Token(ctx, true)
 	} else {
 		tok, err = client.Fetch(ctx)
@@ -491,8 +497,17 @@ func (d *doctor) checkToken(ctx context.Context, srv *config.Server, sec secret.
 		d.addAuthFailure(name, err)
 		return
 	}
-	d.add(statusOK, "token", name, fmt.Sprintf("obtained a token (fingerprint %s, expires in %s)",
-		tok.AccessToken.Fingerprint(), time.Until(tok.Expiry).Round(time.Second)), "")
+	msg := fmt.Sprintf("fetched a new token from the token endpoint (fingerprint %s, expires in %s)",
+		tok.AccessToken.Fingerprint(), time.Until(tok.Expiry).Round(time.Second))
+	switch {
+	case d.st == nil:
+		msg += "; not cached (no store)"
+	case replaced != "":
+		msg += "; it replaces the cached token " + replaced
+	default:
+		msg += " and cached it"
+	}
+	d.add(statusOK, "token", name, msg, "")
 }
 
 func (d *doctor) addAuthFailure(name string, err error) {

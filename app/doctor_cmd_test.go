@@ -90,7 +90,10 @@ func TestDoctorHealthy(t *testing.T) {
 	requireFinding(t, fs, statusOK, "secret", "api", "env:DOCTOR_SECRET")
 	requireFinding(t, fs, statusOK, "ca", "api", "readable PEM bundle")
 	requireFinding(t, fs, statusOK, "token-endpoint", "api", "accepts connections")
-	f := requireFinding(t, fs, statusOK, "token", "api", "obtained a token (fingerprint ")
+	f := requireFinding(t, fs, statusOK, "token", "api", "fetched a new token from the token endpoint (fingerprint ")
+	if !strings.HasSuffix(f.Message, " and cached it") {
+		t.Errorf("first doctor run: %q, want it to say the token was cached", f.Message)
+	}
 	requireFinding(t, fs, statusOK, "mcp-remote", "remote", "sh found at")
 	out := r.stdout + r.stderr
 	if strings.Contains(out, "cli-secret") || strings.Contains(out, "tok-1-canary") {
@@ -98,7 +101,9 @@ func TestDoctorHealthy(t *testing.T) {
 	}
 	// The text form: "ok: check [server]: message", a summary, exit 0.
 	r = runSetup(t, nil, "--config", cfg, "doctor", "api")
-	if r.code != 0 || !strings.Contains(r.stdout, "ok: token [api]: obtained a token") || !strings.Contains(r.stdout, "0 failed") {
+	// The second run replaces the token the first cached, and says so.
+	if r.code != 0 || !strings.Contains(r.stdout, "ok: token [api]: fetched a new token") ||
+		!strings.Contains(r.stdout, "; it replaces the cached token "+f.Message[strings.Index(f.Message, "fingerprint ")+12:][:8]) || !strings.Contains(r.stdout, "0 failed") {
 		t.Errorf("text output (exit %d):\n%s", r.code, r.stdout)
 	}
 	if strings.Contains(r.stdout, "[remote]") {

@@ -132,7 +132,7 @@ func tokensCommand(e *env) *cli.Command {
 				Usage: "revoke a token (the row is kept for the audit history); running sessions stop within a second",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "principal", Usage: "the token's principal", Required: true},
-					&cli.StringFlag{Name: "token", Usage: "the token id (see `mcpwrap tokens list`)", Required: true},
+					&cli.StringFlag{Name: "token", Usage: "the token `ID` (see mcpwrap tokens list)", Required: true},
 				},
 				Action: func(c *cli.Context) error {
 					st, err := e.openStore(c)
@@ -161,14 +161,22 @@ func principalsCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := e.knownPrincipal(c, st, name); err != nil {
+				return err
+			}
 			if on {
-				// Suspending an unknown principal still takes effect: it may be
-				// the configured default or a name set with MCPWRAP_PRINCIPAL.
+				// A principal known only to the configuration (or created on
+				// purpose with --create) gets its store record now.
 				if _, err := st.EnsurePrincipal(name, store.KindAgent); err != nil {
 					return storeErr(err)
 				}
 			}
 			if err := st.SetSuspended(name, on, c.String("reason")); err != nil {
+				if !on && errors.Is(err, store.ErrNotFound) {
+					// Configured but never seen: nothing to lift.
+					fmt.Fprintf(e.io.Stdout, "%s is not suspended\n", name)
+					return nil
+				}
 				return storeErr(err)
 			}
 			if on {
@@ -179,6 +187,7 @@ func principalsCommand(e *env) *cli.Command {
 			return nil
 		}
 	}
+	createFlag := &cli.BoolFlag{Name: "create", Usage: "act on a principal that neither the store nor the configuration knows yet"}
 	return &cli.Command{
 		Name:  "principals",
 		Usage: "list, suspend and unsuspend principals",
@@ -238,12 +247,49 @@ func principalsCommand(e *env) *cli.Command {
 			},
 			{
 				Name: "suspend", Usage: "suspend a principal: every request is refused with -32043", ArgsUsage: "<principal>",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "why (shown to the client and in the audit log)"}},
+				Flags:  []cli.Flag{&cli.StringFlag{Name: "reason", Usage: "why (shown to the client and in the audit log)"}, createFlag},
 				Action: suspend(true),
 			},
-			{Name: "unsuspend", Usage: "lift a suspension", ArgsUsage: "<principal>", Action: suspend(false)},
+			{Name: "unsuspend", Usage: "lift a suspension", ArgsUsage: "<principal>", Flags: []cli.Flag{createFlag}, Action: suspend(false)},
 		},
 	}
+}
+
+// knownPrincipal refuses a name that neither the store, the configuration's
+// principals nor its default principal knows, unless --create is given: a
+// typo during an incident must not suspend a new principal and leave the
+// real one active.
+func (e *env) knownPrincipal(c *cli.Context, st *store.Store, name string) error {
+	if c.Bool("create") {
+		return nil
+	}
+	ps, err := st.ListPrincipals()
+	if err != nil {
+		return storeErr(err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	if cfg, err := e.loadConfig(c); err == nil {
+		for n := range cfg.Principals {
+			names = append(names, n)
+		}
+		if d := cfg.Deployment.DefaultPrincipal; d != "" {
+			names = append(names, d)
+		}
+	}
+	for _, n := range names {
+		if n == name {
+			return nil
+		}
+	}
+	msg := fmt.Errorf("no principal %q", name)
+	if s := suggest(name, names); s != "" {
+		msg = fmt.Errorf("no principal %q; did you mean %q?", name, s)
+	}
+	return withCode(ExitUsage, msg,
+		"`mcpwrap principals list` shows the known ones; add --create to "+c.Command.Name+" a new one on purpose")
 }
 
 func timePtr(t time.Time) *time.Time {

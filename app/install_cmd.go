@@ -18,7 +18,7 @@ import (
 func clientFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "client", Usage: "the MCP client: " + strings.Join(clients.Names(), ", ")},
-		&cli.StringFlag{Name: "scope", Value: string(clients.ScopeUser), Usage: "user (your own file) or project (the one in the working directory: Claude Code .mcp.json, Cursor .cursor/mcp.json, VS Code .vscode/mcp.json)"},
+		&cli.StringFlag{Name: "scope", Value: string(clients.ScopeUser), Usage: "user (your own file), project (the one in the working directory: Claude Code .mcp.json, Cursor .cursor/mcp.json, VS Code .vscode/mcp.json, ...) or local (Claude Code: this directory's entry in ~/.claude.json)"},
 		&cli.StringFlag{Name: "config-file", Usage: "edit this client configuration `FILE` instead of the client's usual one"},
 	}
 }
@@ -27,19 +27,25 @@ func installCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "install",
 		Usage:     "point an MCP client's entry for a server at mcpwrap (absolute path, backup, comments kept)",
-		ArgsUsage: "<server>",
+		ArgsUsage: "<server> | --all-servers",
 		Description: "Writes {\"command\": \"<absolute path of mcpwrap>\", \"args\": [\"run\", \"<server>\"]} under the\n" +
 			"client's servers key (mcpServers, servers, mcp_servers). An entry of the same name is\n" +
 			"replaced and remembered, so that `mcpwrap uninstall` puts it back. The file is backed up\n" +
 			"to <file>.mcpwrap-backup-<time> first; comments and other entries are kept as they are.\n" +
 			"--config and --state-dir, when given, are written into the entry's args.\n\n" +
-			"Example: mcpwrap install github --client claude-desktop --dry-run",
+			"--all-servers wraps every server the client has (importing those mcpwrap lacks).\n\n" +
+			"Example: mcpwrap install github --client claude-desktop --dry-run\n" +
+			"         mcpwrap install --all-servers --client cursor",
 		Flags: append(clientFlags(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the change as a diff and write nothing"},
 			&cli.StringFlag{Name: "binary", Usage: "write this mcpwrap `PATH` instead of the running binary's (symlinks resolved)"},
+			&cli.BoolFlag{Name: "all-servers", Usage: "wrap every server of the client: import those mcpwrap lacks, then point each at mcpwrap"},
 		),
 		BashComplete: e.completeServers,
 		Action: func(c *cli.Context) error {
+			if c.Bool("all-servers") {
+				return e.installAll(c)
+			}
 			name, err := serverArg(c)
 			if err != nil {
 				return err

@@ -26,13 +26,68 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	default:
 		return nil, usageErr("--log-level %q: want debug, info, warn or error", level)
 	}
+	var h slog.Handler
 	switch format {
 	case "", "text":
-		return slog.New(&lineHandler{w: w, level: lv, mu: new(sync.Mutex)}), nil
+		h = &lineHandler{w: w, level: lv, mu: new(sync.Mutex)}
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})), nil
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})
+	default:
+		return nil, usageErr("--log-format %q: want text or json", format)
 	}
-	return nil, usageErr("--log-format %q: want text or json", format)
+	return slog.New(&onceHandler{Handler: h, seen: &seenSet{m: map[string]bool{}}}), nil
+}
+
+// onceHandler prints each distinct warning (message and attributes) once per
+// invocation: the configuration is loaded and a token source built more than
+// once by some commands, and the same plain-http or file-mode warning each
+// time is noise.
+type onceHandler struct {
+	slog.Handler
+	seen  *seenSet
+	attrs string
+}
+
+type seenSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (h *onceHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn {
+		var b strings.Builder
+		b.WriteString(h.attrs)
+		b.WriteString(r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			fmt.Fprintf(&b, "\x00%s=%s", a.Key, a.Value.Resolve().String())
+			return true
+		})
+		k := b.String()
+		h.seen.mu.Lock()
+		dup := h.seen.m[k]
+		h.seen.m[k] = true
+		h.seen.mu.Unlock()
+		if dup {
+			return nil
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h *onceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	n := *h
+	n.Handler = h.Handler.WithAttrs(as)
+	for _, a := range as {
+		n.attrs += a.Key + "=" + a.Value.Resolve().String() + "\x00"
+	}
+	return &n
+}
+
+func (h *onceHandler) WithGroup(name string) slog.Handler {
+	n := *h
+	n.Handler = h.Handler.WithGroup(name)
+	n.attrs += name + ".\x00"
+	return &n
 }
 
 type lineHandler struct {

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,14 +28,31 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 		}
 		return nil, withCode(ExitConfig, err)
 	}
-	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log))
+	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
 	if err != nil {
 		return nil, authErr(err)
 	}
 	for _, w := range client.Warnings() {
-		e.log.Warn(w)
+		key, _, _ := strings.Cut(w, ": ")
+		e.mu.Lock()
+		dup := e.configWarned[key]
+		e.mu.Unlock()
+		if !dup {
+			e.log.Warn(w)
+		}
 	}
 	return auth.NewSource(client, cache, nil), nil
+}
+
+// retryProgress prints one line per failed token-endpoint attempt that is
+// about to be retried, so a slow endpoint does not look like a hang.
+func (e *env) retryProgress(r auth.Retry) {
+	what := "token endpoint"
+	if r.Op == auth.OpRevoke {
+		what = "revocation endpoint"
+	}
+	e.log.Warn(fmt.Sprintf("%s of %q: attempt %d of %d failed (%s); retrying in %s",
+		what, r.Server, r.Attempt, r.Max, oneLine(r.Err.Error()), r.Wait.Round(100*time.Millisecond)))
 }
 
 // sessionCache is the token cache as a session's Source sees it: the store,
@@ -79,6 +98,7 @@ func (t *tokenSource) fingerprint() string {
 }
 
 // authErr maps an auth failure to its exit code: configuration problems 78, a
+// scope the issuer will not grant 78, a
 // refused client 77, everything else (endpoint down after retries) 69.
 func authErr(err error) error {
 	var ae *auth.Error
@@ -91,6 +111,9 @@ func authErr(err error) error {
 	}
 	switch {
 	case auth.IsConfig(err):
+		return withCode(ExitConfig, err, hints...)
+	case errors.Is(err, auth.ErrScopeMismatch), ae.Code == "invalid_scope":
+		// The issuer answered; what it grants does not match the settings.
 		return withCode(ExitConfig, err, hints...)
 	case auth.IsInvalidClient(err):
 		return withCode(ExitRefused, err, hints...)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mcpwrap/mcpwrap/auth"
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/store"
 )
 
@@ -26,18 +28,25 @@ func tokenCommand(e *env) *cli.Command {
 				Name:      "status",
 				Usage:     "cached token state: obtained, expires, scopes, fingerprint",
 				ArgsUsage: "[<server>]",
-				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print as JSON"}},
-				Action:    e.tokenStatus,
+				Description: "The token the server's current settings would use is marked with *. Tokens cached\n" +
+					"under earlier settings (another client_id, token_url, scopes, ...) are superseded and\n" +
+					"of servers no longer configured unconfigured; --all shows them too.",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "json", Usage: "print as JSON"},
+					&cli.BoolFlag{Name: "all", Usage: "also show superseded and unconfigured tokens"},
+				},
+				Action: e.tokenStatus,
 			},
 			{
 				Name:      "refresh",
 				Usage:     "fetch a new token now and cache it",
 				ArgsUsage: "<server>",
 				Action: func(c *cli.Context) error {
-					_, src, _, err := e.oauthFor(c)
+					srv, src, _, err := e.oauthFor(c)
 					if err != nil {
 						return err
 					}
+					e.step("fetching a new token for %q from %s", srv.Name, urlHost(srv.OAuth.TokenURL))
 					tok, err := src.Token(c.Context, true)
 					if err != nil {
 						return authErr(err)
@@ -153,7 +162,11 @@ type tokenRow struct {
 	ObtainedAt  time.Time `json:"obtained_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	Scopes      []string  `json:"scopes"`
-	State       string    `json:"state"` // valid | expired
+	State       string    `json:"state"`   // valid | expired
+	Current     bool      `json:"current"` // the token the current settings use
+	// Standing is "current", "superseded" (cached under earlier settings)
+	// or "unconfigured" (the server is not in the configuration).
+	Standing string `json:"standing"`
 }
 
 func (e *env) tokenStatus(c *cli.Context) error {
@@ -165,8 +178,22 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	if err != nil {
 		return withCode(ExitInternal, err)
 	}
+	// The cache key the configuration's settings give each server (the
+	// secret is not part of it).
+	keys := map[string]string{}
+	cfg, cfgErr := e.loadConfig(c)
+	if cfgErr == nil {
+		for name, srv := range cfg.Servers {
+			if srv.OAuth != nil {
+				keys[name] = auth.SettingsFrom(name, srv.OAuth, secret.Value{}).CacheKey()
+			}
+		}
+	} else {
+		e.log.Warn("configuration not loaded, so no token is marked current: " + oneLine(cfgErr.Error()))
+	}
 	now := time.Now()
 	rows := []tokenRow{}
+	hidden := 0
 	for _, t := range all {
 		if s := c.Args().First(); s != "" && t.Server != s {
 			continue
@@ -175,23 +202,67 @@ func (e *env) tokenStatus(c *cli.Context) error {
 		if !t.Expiry.IsZero() && !now.Before(t.Expiry) {
 			state = "expired"
 		}
-		rows = append(rows, tokenRow{t.Server, t.AccessToken.Fingerprint(), t.TokenType, t.ObtainedAt, t.Expiry, t.Scopes, state})
+		r := tokenRow{Server: t.Server, Fingerprint: t.AccessToken.Fingerprint(), TokenType: t.TokenType, ObtainedAt: t.ObtainedAt, ExpiresAt: t.Expiry, Scopes: t.Scopes, State: state}
+		key, configured := keys[t.Server]
+		switch {
+		case cfgErr != nil:
+			r.Standing = "unknown"
+		case !configured:
+			r.Standing = "unconfigured"
+		case key == t.Key:
+			r.Standing, r.Current = "current", true
+		default:
+			r.Standing = "superseded"
+		}
+		if !r.Current && cfgErr == nil && !c.Bool("all") {
+			hidden++
+			continue
+		}
+		rows = append(rows, r)
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Server < rows[j].Server })
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Server != rows[j].Server {
+			return rows[i].Server < rows[j].Server
+		}
+		return rows[i].Current && !rows[j].Current
+	})
 	if c.Bool("json") {
 		return writeJSON(e.io.Stdout, rows)
 	}
+	note := func() {
+		if hidden > 0 {
+			fmt.Fprintf(e.io.Stdout, "%d superseded or unconfigured token(s) hidden; --all shows them\n", hidden)
+		}
+	}
 	if len(rows) == 0 {
 		fmt.Fprintln(e.io.Stdout, "no cached tokens")
+		note()
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.io.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVER\tTOKEN\tSTATE\tOBTAINED\tEXPIRES\tSCOPES")
+	fmt.Fprintln(tw, "  SERVER\tTOKEN\tSTATE\tOBTAINED\tEXPIRES\tSCOPES")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Server, r.Fingerprint, r.State,
+		mark := " "
+		if r.Current {
+			mark = "*"
+		}
+		state := r.State
+		if !r.Current && r.Standing != "unknown" {
+			state += ", " + r.Standing
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\n", mark, r.Server, r.Fingerprint, state,
 			r.ObtainedAt.Local().Format(time.RFC3339), r.ExpiresAt.Local().Format(time.RFC3339), strings.Join(r.Scopes, " "))
 	}
-	return tw.Flush()
+	err = tw.Flush()
+	note()
+	return err
+}
+
+func urlHost(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return s
 }
 
 func isTerminal(f *os.File) bool {

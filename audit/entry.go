@@ -27,6 +27,9 @@ const (
 	DecisionAllow       = "allow"
 	DecisionDeny        = "deny"
 	DecisionRateLimited = "rate_limited"
+	// DecisionWouldDeny is a request that observe mode let through although
+	// the policy would have refused it (Reason says why).
+	DecisionWouldDeny = "would_deny"
 )
 
 // Outcomes.

@@ -19,6 +19,10 @@ type Filter struct {
 	Principal string
 	Decision  string
 	Event     string
+	Tool      string
+	Session   string
+	Outcome   string
+	Actor     string    // the reported actor
 	Since     time.Time // entries at or after this time
 	Limit     int       // Query returns only the last Limit matches; <= 0: all
 }
@@ -29,6 +33,10 @@ func (f Filter) Match(e *Entry) bool {
 		(f.Principal == "" || e.Principal == f.Principal) &&
 		(f.Decision == "" || e.Decision == f.Decision) &&
 		(f.Event == "" || e.Event == f.Event) &&
+		(f.Tool == "" || e.Tool == f.Tool) &&
+		(f.Session == "" || e.Session == f.Session) &&
+		(f.Outcome == "" || e.Outcome == f.Outcome) &&
+		(f.Actor == "" || e.ReportedActor == f.Actor) &&
 		(f.Since.IsZero() || !e.Time.Before(f.Since))
 }
 

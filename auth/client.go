@@ -75,7 +75,22 @@ type options struct {
 	attemptTimeout time.Duration
 	now            func() time.Time
 	logger         *slog.Logger
+	progress       func(Retry)
 }
+
+// Retry describes a failed attempt that is about to be retried.
+type Retry struct {
+	Op      string        // OpFetch or OpRevoke
+	Server  string        // the settings' server name
+	Attempt int           // the attempt that failed, from 1
+	Max     int           // the most attempts that will be made
+	Wait    time.Duration // how long until the next attempt
+	Err     error         // why the attempt failed (sanitized, as in Error)
+}
+
+// WithProgress calls fn before each wait between attempts, so that a
+// command can show that it is retrying rather than hanging.
+func WithProgress(fn func(Retry)) Option { return func(o *options) { o.progress = fn } }
 
 // WithBackoff sets the first retry wait (default 2s); later ones double it.
 // Tests use a millisecond.
@@ -379,7 +394,7 @@ func (c *Client) toToken(ot *oauth2.Token, sent time.Time) (*Token, error) {
 				Err: fmt.Errorf("%w (missing [%s]): requested [%s], granted [%s]", ErrScopeMismatch,
 					strings.Join(missing, " "), strings.Join(c.s.Scopes, " "), strings.Join(granted, " ")),
 				Hint: "grant the client the missing scopes at the issuer, or change " + c.key("scopes") +
-					" (validate_scopes = false accepts the smaller grant)",
+					" (" + c.key("validate_scopes") + " = false accepts the smaller grant)",
 			}
 		}
 		t.Scopes = granted

@@ -59,6 +59,9 @@ func (c *Client) withRetries(ctx context.Context, op string, attempt func(contex
 			out.Err = fmt.Errorf("gave up after %s, no time left for another: %w", plural(attempts, "attempt"), last.Err)
 			return &out
 		}
+		if c.opts.progress != nil {
+			c.opts.progress(Retry{Op: op, Server: c.s.Server, Attempt: attempts, Max: MaxRetries + 1, Wait: wait, Err: last.Err})
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

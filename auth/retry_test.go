@@ -187,11 +187,22 @@ func TestConnectionRefusedIsRetriedThenFails(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := Settings{Server: "demo", ClientID: testClientID, ClientSecret: secretValue(testSecret), TokenURL: "https://" + addr + "/token"}
-	_, err = newTestClient(t, s).Fetch(context.Background())
+	var progress []Retry
+	_, err = newTestClient(t, s, WithProgress(func(r Retry) { progress = append(progress, r) })).Fetch(context.Background())
 	if !IsTransient(err) || !strings.Contains(err.Error(), "gave up after 4 attempts") || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("err = %v", err)
 	}
 	assertClean(t, err)
+	// One report before each of the three waits, none after the last attempt.
+	if len(progress) != 3 {
+		t.Fatalf("%d progress reports, want 3: %+v", len(progress), progress)
+	}
+	for i, r := range progress {
+		if r.Attempt != i+1 || r.Max != 4 || r.Server != "demo" || r.Op != OpFetch || r.Wait <= 0 || !strings.Contains(r.Err.Error(), "refused") {
+			t.Errorf("report %d = %+v", i, r)
+		}
+		assertClean(t, r.Err)
+	}
 }
 
 func TestSlowEndpointTimesOutAndIsRetried(t *testing.T) {

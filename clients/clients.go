@@ -23,8 +23,9 @@ const (
 	Windsurf      Client = "windsurf"
 )
 
-// All lists the clients in the order help texts show them.
-var All = []Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode, Codex, Windsurf}
+// All lists the clients in the order help texts show them: the first six,
+// then those of the table (table.go).
+var All = append([]Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode, Codex, Windsurf}, tableClients()...)
 
 // Names returns the client names, for help texts and completion.
 func Names() []string {
@@ -131,8 +132,23 @@ func Locate(c Client, scope Scope, e Env) (Location, error) {
 	if scope == "" {
 		scope = ScopeUser
 	}
+	if scope == ScopeLocal && c == ClaudeCode {
+		// Claude Code's local scope: this directory's entry in ~/.claude.json.
+		loc, err := Locate(c, ScopeUser, e)
+		if err != nil {
+			return loc, err
+		}
+		if e.WorkDir == "" {
+			return Location{}, errors.New("clients: working directory unknown")
+		}
+		loc.Key = []string{"projects", e.WorkDir, "mcpServers"}
+		return loc, nil
+	}
 	if scope != ScopeUser && scope != ScopeProject {
-		return Location{}, fmt.Errorf("clients: unknown scope %q (user or project)", scope)
+		return Location{}, fmt.Errorf("clients: unknown scope %q (user or project; local for claude-code)", scope)
+	}
+	if s := lookupSpec(c); s != nil {
+		return s.locate(scope, e)
 	}
 	if scope == ScopeUser && e.Home == "" {
 		return Location{}, errors.New("clients: home directory unknown; pass the client file explicitly")
@@ -206,6 +222,9 @@ func At(c Client, path string) (Location, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Location{}, fmt.Errorf("clients: %q: %w", path, err)
+	}
+	if s := lookupSpec(c); s != nil {
+		return s.location(abs), nil
 	}
 	loc := Location{Client: c, Path: abs, Format: FormatJSON, Key: []string{"mcpServers"}}
 	switch c {

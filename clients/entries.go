@@ -50,20 +50,53 @@ type OAuth struct {
 
 // rawEntry is the union of the client entry shapes.
 type rawEntry struct {
-	Type      string            `json:"type"`
-	Command   string            `json:"command"`
-	Args      []string          `json:"args"`
-	Env       map[string]string `json:"env"`
-	Cwd       string            `json:"cwd"`
-	URL       string            `json:"url"`
-	ServerURL string            `json:"serverUrl"` // Windsurf
-	HTTPURL   string            `json:"httpUrl"`
-	Headers   map[string]string `json:"headers"`
-	Disabled  bool              `json:"disabled"`
+	Type        string            `json:"type"`
+	Command     commandField      `json:"command"`
+	Args        []string          `json:"args"`
+	Env         map[string]string `json:"env"`
+	Environment map[string]string `json:"environment"` // OpenCode
+	Cwd         string            `json:"cwd"`
+	URL         string            `json:"url"`
+	ServerURL   string            `json:"serverUrl"` // Windsurf
+	HTTPURL     string            `json:"httpUrl"`
+	Headers     map[string]string `json:"headers"`
+	Disabled    bool              `json:"disabled"`
+}
+
+// commandField is a command as a string, or (OpenCode) as an array holding
+// the command and its arguments.
+type commandField struct {
+	cmd  string
+	args []string
+}
+
+func (c *commandField) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.cmd); err == nil {
+		return nil
+	}
+	var argv []string
+	if err := json.Unmarshal(b, &argv); err != nil {
+		return fmt.Errorf("command: want a string or an array of strings")
+	}
+	if len(argv) > 0 {
+		c.cmd, c.args = argv[0], argv[1:]
+	}
+	return nil
 }
 
 func (r rawEntry) entry(name string) Entry {
-	e := Entry{Name: name, Command: r.Command, Args: r.Args, Env: r.Env, Cwd: r.Cwd, Transport: r.Type, Headers: r.Headers, Disabled: r.Disabled}
+	env := r.Env
+	if env == nil {
+		env = r.Environment
+	}
+	args := r.Args
+	if len(r.Command.args) > 0 {
+		args = append(append([]string{}, r.Command.args...), r.Args...)
+	}
+	e := Entry{Name: name, Command: r.Command.cmd, Args: args, Env: env, Cwd: r.Cwd, Transport: r.Type, Headers: r.Headers, Disabled: r.Disabled}
+	if e.Transport == "local" { // Copilot CLI, OpenCode
+		e.Transport = "stdio"
+	}
 	for _, u := range []string{r.URL, r.ServerURL, r.HTTPURL} {
 		if u != "" {
 			e.URL = u

@@ -260,6 +260,9 @@ func getEntry(loc Location, src []byte, name string) ([]byte, error) {
 
 // entryJSON is the client entry for launch, in the shape each client writes.
 func entryJSON(c Client, l Launch) jsonObject {
+	if s := lookupSpec(c); s != nil {
+		return s.entryJSON(l)
+	}
 	obj := jsonObject{}
 	if c == VSCode || c == ClaudeCode {
 		obj = append(obj, jsonField{"type", "stdio"})
@@ -476,8 +479,8 @@ func onlyEmptyObjects(v any) bool {
 // launchOf decodes the command line of raw, the text of loc's entry name.
 func launchOf(loc Location, raw []byte, name string) (Launch, bool) {
 	var e struct {
-		Command string   `json:"command"`
-		Args    []string `json:"args"`
+		Command commandField `json:"command"` // a string, or OpenCode's [command, args...]
+		Args    []string     `json:"args"`
 	}
 	if loc.Format == FormatTOML {
 		var m map[string]any
@@ -506,7 +509,7 @@ func launchOf(loc Location, raw []byte, name string) (Launch, bool) {
 	if err := decodeJSONC(raw, &e); err != nil {
 		return Launch{}, false
 	}
-	return Launch{e.Command, e.Args}, true
+	return Launch{e.Command.cmd, append(e.Command.args, e.Args...)}, true
 }
 
 func isLaunch(loc Location, raw []byte, name string, l Launch) bool {

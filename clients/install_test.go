@@ -83,6 +83,18 @@ func TestInstallUninstallGolden(t *testing.T) {
 		{"vscode-settings", "json", "settings.json", VSCode, false},
 		{"codex", "toml", "config.toml", Codex, true},
 		{"windsurf", "json", "mcp_config.json", Windsurf, false},
+		{"vscode-insiders", "json", "mcp.json", VSCodeInsiders, false},
+		{"cline", "json", "cline_mcp_settings.json", Cline, true},
+		{"roo-code", "json", "mcp_settings.json", RooCode, false},
+		{"kilo-code", "json", "mcp_settings.json", KiloCode, false},
+		{"zed", "json", "settings.json", Zed, true},
+		{"amp", "json", "settings.json", Amp, false},
+		{"gemini-cli", "json", "settings.json", GeminiCLI, false},
+		{"copilot-cli", "json", "mcp-config.json", CopilotCLI, false},
+		{"amazon-q", "json", "mcp.json", AmazonQ, false},
+		{"boltai", "json", "mcp.json", BoltAI, false},
+		{"jetbrains", "json", "mcp.json", JetBrains, false},
+		{"opencode", "json", "opencode.json", OpenCode, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {

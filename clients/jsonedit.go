@@ -329,7 +329,7 @@ type jsonObject []jsonField
 
 type jsonField struct {
 	Key   string
-	Value any // string, []string, jsonObject
+	Value any // string, bool, []string, jsonObject
 }
 
 // renderJSON writes v with objects one member per line and arrays of strings
@@ -338,6 +338,11 @@ func renderJSON(v any, indent, unit string) string {
 	switch v := v.(type) {
 	case string:
 		return quote(v)
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
 	case []string:
 		q := make([]string, len(v))
 		for i, s := range v {

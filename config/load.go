@@ -34,6 +34,7 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 	}
 	cfg := &Config{
 		Deployment: Deployment{Profile: ProfileLocal, RequireAuth: "auto", DefaultPrincipal: defaultPrincipalName, AllowProjectConfig: true},
+		Policy:     Policy{Mode: ModeEnforce},
 		Servers:    map[string]*Server{},
 		Principals: map[string]*Principal{},
 		Audit:      Audit{Arguments: "hash", MaxArgumentBytes: defaultMaxArgumentBytes, Retention: defaultRetention},
@@ -131,6 +132,8 @@ func projectRestrictions(fc *fileConfig, data []byte) error {
 		table = "principals"
 	case fc.audit != nil:
 		table = "audit"
+	case fc.policy != nil:
+		table = "policy"
 	default:
 		return nil
 	}
@@ -166,6 +169,9 @@ func (c *Config) apply(fc *fileConfig) {
 	}
 	if fc.audit != nil {
 		c.Audit = *fc.audit
+	}
+	if fc.policy != nil {
+		c.Policy = *fc.policy
 	}
 }
 

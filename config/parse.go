@@ -29,6 +29,11 @@ type rawFile struct {
 	Servers    map[string]*rawServer    `toml:"servers"`
 	Principals map[string]*rawPrincipal `toml:"principals"`
 	Audit      *rawAudit                `toml:"audit"`
+	Policy     *rawPolicy               `toml:"policy"`
+}
+
+type rawPolicy struct {
+	Mode *string `toml:"mode"`
 }
 
 type rawDeployment struct {
@@ -88,6 +93,7 @@ type rawInject struct {
 
 type rawPrincipal struct {
 	Kind              *string                 `toml:"kind"`
+	Mode              *string                 `toml:"mode"`
 	Servers           []string                `toml:"servers"`
 	Suspended         bool                    `toml:"suspended"`
 	RateLimit         *string                 `toml:"rate_limit"`
@@ -148,6 +154,7 @@ type fileConfig struct {
 	servers    map[string]*Server
 	principals map[string]*Principal // nil when the file has no [principals]
 	audit      *Audit
+	policy     *Policy // nil when the file has no [policy]
 }
 
 // maxFileSize bounds what Load will read; a config file is a few KiB.
@@ -472,6 +479,16 @@ func (fp *fileParser) validate(raw *rawFile) (*fileConfig, error) {
 			}
 			fc.principals[name] = pr
 		}
+	}
+	if raw.Policy != nil {
+		pol := &Policy{Mode: ModeEnforce}
+		if raw.Policy.Mode != nil {
+			if err := fp.oneOf([]string{"policy", "mode"}, *raw.Policy.Mode, ModeEnforce, ModeObserve); err != nil {
+				return nil, err
+			}
+			pol.Mode = *raw.Policy.Mode
+		}
+		fc.policy = pol
 	}
 	if raw.Audit != nil {
 		a, err := fp.audit(raw.Audit)
@@ -935,6 +952,12 @@ func (fp *fileParser) principal(name string, r *rawPrincipal) (*Principal, error
 			return nil, err
 		}
 		pr.Kind = *r.Kind
+	}
+	if r.Mode != nil {
+		if err := fp.oneOf(key(base, "mode"), *r.Mode, ModeEnforce, ModeObserve); err != nil {
+			return nil, err
+		}
+		pr.Mode = *r.Mode
 	}
 	for _, s := range r.Servers {
 		if s != "*" && !isName(s) {

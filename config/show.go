@@ -53,6 +53,7 @@ func (c *Config) ServerNames() []string {
 func (c *Config) Redacted() *Config {
 	out := &Config{
 		Deployment: c.Deployment,
+		Policy:     c.Policy,
 		Audit:      c.Audit,
 		Files:      slices.Clone(c.Files),
 		Servers:    make(map[string]*Server, len(c.Servers)),
@@ -115,6 +116,11 @@ type showFile struct {
 	Servers    map[string]*showServer    `toml:"servers,omitempty"`
 	Principals map[string]*showPrincipal `toml:"principals,omitempty"`
 	Audit      *showAudit                `toml:"audit,omitempty"`
+	Policy     *showPolicy               `toml:"policy,omitempty"`
+}
+
+type showPolicy struct {
+	Mode string `toml:"mode"`
 }
 
 type showDeployment struct {
@@ -174,6 +180,7 @@ type showInject struct {
 
 type showPrincipal struct {
 	Kind              string                   `toml:"kind"`
+	Mode              string                   `toml:"mode,omitempty"`
 	Servers           []string                 `toml:"servers"`
 	Suspended         bool                     `toml:"suspended"`
 	RateLimit         string                   `toml:"rate_limit,omitempty"`
@@ -241,6 +248,7 @@ func (c *Config) WriteTOML(w io.Writer, server string) error {
 		}
 		out.Audit = &showAudit{Arguments: r.Audit.Arguments, MaxArgumentBytes: r.Audit.MaxArgumentBytes,
 			Retention: formatDuration(r.Audit.Retention)}
+		out.Policy = &showPolicy{Mode: r.Policy.Mode}
 	}
 	enc := toml.NewEncoder(&b)
 	enc.Indent = ""
@@ -283,7 +291,7 @@ func toShowServer(s *Server) *showServer {
 
 func toShowPrincipal(p *Principal) *showPrincipal {
 	sp := &showPrincipal{
-		Kind: p.Kind, Servers: p.Servers, Suspended: p.Suspended, RateLimit: p.RateLimit.String(),
+		Kind: p.Kind, Mode: p.Mode, Servers: p.Servers, Suspended: p.Suspended, RateLimit: p.RateLimit.String(),
 		RequireDelegation: p.RequireDelegation,
 		Tools:             toShowRules(p.Tools), Resources: toShowRules(p.Resources), Prompts: toShowRules(p.Prompts),
 	}

@@ -21,6 +21,7 @@ const (
 // applied; durations, templates and paths are already checked.
 type Config struct {
 	Deployment Deployment
+	Policy     Policy
 	Servers    map[string]*Server // key = server name
 	Principals map[string]*Principal
 	Audit      Audit
@@ -125,6 +126,9 @@ type Inject struct {
 type Principal struct {
 	Name string
 	Kind string // agent (default) | user | service
+	// Mode is "enforce" or "observe" when principals.P.mode is set, else ""
+	// (the [policy] mode applies; see Config.ModeOf).
+	Mode string
 	// Servers is the server ACL. ["*"] means all servers. An empty (or absent)
 	// list also means all servers, for local convenience: narrow it by listing
 	// names.
@@ -136,6 +140,31 @@ type Principal struct {
 	Resources         Rules
 	Prompts           Rules
 	Delegates         map[string]*Delegate
+}
+
+// Policy is the [policy] table (user file or --config only).
+type Policy struct {
+	// Mode is ModeEnforce (default) or ModeObserve: in observe mode a request
+	// the policy would refuse is let through and audited as would_deny.
+	Mode string
+}
+
+// Policy modes.
+const (
+	ModeEnforce = "enforce"
+	ModeObserve = "observe"
+)
+
+// ModeOf is the policy mode for principal name: principals.NAME.mode when
+// set, else [policy] mode, else enforce.
+func (c *Config) ModeOf(name string) string {
+	if p := c.Principals[name]; p != nil && p.Mode != "" {
+		return p.Mode
+	}
+	if c.Policy.Mode != "" {
+		return c.Policy.Mode
+	}
+	return ModeEnforce
 }
 
 // Rules is an allow/deny pair of glob lists. Deny wins.
