@@ -77,6 +77,7 @@ type tokenSource struct {
 	src *auth.Source
 	mu  sync.Mutex
 	fp  string
+	exp time.Time
 }
 
 func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, time.Time, error) {
@@ -85,7 +86,7 @@ func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, tim
 		return nil, time.Time{}, err
 	}
 	t.mu.Lock()
-	t.fp = tok.AccessToken.Fingerprint()
+	t.fp, t.exp = tok.AccessToken.Fingerprint(), tok.Expiry
 	t.mu.Unlock()
 	it := &inject.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresAt: tok.Expiry, Scopes: tok.Scopes}
 	return it, t.src.RefreshAt(tok), nil
@@ -95,6 +96,13 @@ func (t *tokenSource) fingerprint() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.fp
+}
+
+// current is the fingerprint and expiry of the token last handed out.
+func (t *tokenSource) current() (string, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fp, t.exp
 }
 
 // authErr maps an auth failure to its exit code: configuration problems 78, a

@@ -48,13 +48,6 @@ func policyCommand(e *env) *cli.Command {
 // observable reports whether observe mode lets a refusal for reason through:
 // the policy's rules do, who the caller is (authentication, suspension)
 // does not.
-func observable(reason string) bool {
-	switch reason {
-	case policy.ReasonUnauthenticated, policy.ReasonSuspended:
-		return false
-	}
-	return true
-}
 
 type toolVerdict struct {
 	Name     string `json:"name"`
@@ -147,7 +140,7 @@ func (e *env) policyExplain(c *cli.Context) error {
 		v := toolVerdict{Name: name, Visible: d.Allow, Decision: "allow"}
 		if !d.Allow {
 			v.Decision, v.Reason, v.Rule = "deny", d.Reason, d.Message
-			if ex.Mode == config.ModeObserve && observable(d.Reason) {
+			if ex.Mode == config.ModeObserve && d.Observable() {
 				v.Decision, v.Visible = decisionWouldDeny, true
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/audit"
+	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/guard"
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/launcher"
@@ -30,6 +31,8 @@ type session struct {
 	log   *slog.Logger
 	// stopFlush ends the periodic write of the counters of a long session.
 	stopFlush chan struct{}
+	tokens    *tokenSource   // nil for a server without OAuth
+	live      *sessionHandle // the record `mcpwrap sessions` reads; nil when it could not be written
 }
 
 // session builds the launcher session for a configured server: identity,
@@ -98,6 +101,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		return nil, withCode(ExitInternal, err)
 	}
 	s.guard.Identity = id
+	s.guard.Observe = cfg.ModeOf(id.Principal) == config.ModeObserve
 	// Suspension and the server ACL are settled before any token is fetched or
 	// child started: a session that could only be refused is refused now.
 	if b := admit(s.guard, id, st); b != nil {
@@ -112,6 +116,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 			return nil, err
 		}
 		ts := &tokenSource{src: src}
+		s.tokens = ts
 		s.Tokens = ts
 		s.guard.TokenFingerprint = ts.fingerprint
 		s.OnRestart = func(reason string) { s.guard.Event(audit.EventChildRestart, reason) }
@@ -134,8 +139,8 @@ func admit(g *guard.Guard, id *identity.Identity, st *store.Store) *launcher.Blo
 		req.Suspended = r.Reason == policy.ReasonSuspended
 	}
 	d := g.Engine.Decide(req)
-	if d.Allow {
-		return nil
+	if d.Allow || g.Observe && d.Observable() {
+		return nil // in observe mode each request is audited as would_deny
 	}
 	hint := fmt.Sprintf("add %q to principals.%s.servers, or launch as another principal", g.Server, id.Principal)
 	switch {
@@ -158,6 +163,7 @@ func (s *session) run(ctx context.Context) (int, error) {
 	// starts.
 	s.guard.Event(audit.EventSessionStart, "")
 	s.stopFlush = make(chan struct{})
+	s.register()
 	go s.flushEvery(flushInterval, s.stopFlush)
 	code, err := s.Session.Run(ctx)
 	reason := "client closed"
@@ -190,24 +196,73 @@ func (s *session) close() {
 		close(s.stopFlush)
 		s.stopFlush = nil
 	}
+	if s.live != nil {
+		if err := s.live.Close(); err != nil {
+			s.log.Warn(err.Error())
+		}
+		s.live = nil
+	}
 	s.flush()
 }
 
-// flushInterval is how often a long session's counters are written.
-const flushInterval = time.Minute
+// flushInterval is how often a long session's counters are written;
+// liveInterval how often its `mcpwrap sessions` record is brought up to date.
+const (
+	flushInterval = time.Minute
+	liveInterval  = time.Second
+)
 
-// flushEvery writes the counters every d until stop is closed.
+// flushEvery writes the counters every d, and updates the live record every
+// liveInterval, until stop is closed.
 func (s *session) flushEvery(d time.Duration, stop <-chan struct{}) {
 	t := time.NewTicker(d)
 	defer t.Stop()
+	live := time.NewTicker(liveInterval)
+	defer live.Stop()
 	for {
 		select {
 		case <-t.C:
 			s.flush()
+		case <-live.C:
+			s.updateLive()
 		case <-stop:
 			return
 		}
 	}
+}
+
+// register writes the session's record for `mcpwrap sessions`; a failure is
+// only a warning.
+func (s *session) register() {
+	rec := liveSession{Session: s.guard.Session, Server: s.guard.Server}
+	if id := s.guard.Identity; id != nil {
+		rec.Principal, rec.Actor = id.Principal, id.ReportedActor
+	}
+	h, err := registerSession(s.StateDir, rec)
+	if err != nil {
+		s.log.Warn(err.Error())
+		return
+	}
+	s.live = h
+}
+
+// updateLive brings the live record up to date.
+func (s *session) updateLive() {
+	if s.live == nil {
+		return
+	}
+	client, n := s.guard.Stats()
+	var fp string
+	var exp time.Time
+	if s.tokens != nil {
+		fp, exp = s.tokens.current()
+	}
+	_ = s.live.Update(func(r *liveSession) {
+		r.Client, r.Requests, r.TokenFingerprint = client, n, fp
+		if !exp.IsZero() {
+			r.TokenExpiresAt = &exp
+		}
+	})
 }
 
 // flush adds the counters gathered since the last flush to the store's.

@@ -46,7 +46,11 @@ type Guard struct {
 	Engine   *policy.Engine
 	Tokens   identity.Tokens // for re-checks; nil disables them
 	Audit    *audit.Writer   // nil disables audit
-	ArgsMode string          // audit.arguments
+	// Observe is observe mode (DESIGN: policy roll-out): a request the rules
+	// would refuse goes through and is audited as would_deny; identity
+	// refusals stay refusals.
+	Observe  bool
+	ArgsMode string // audit.arguments
 	MaxArgs  int             // audit.max_argument_bytes
 	Logger   *slog.Logger
 	// TokenFingerprint names the OAuth token the current child holds.
@@ -54,6 +58,8 @@ type Guard struct {
 	Now              func() time.Time
 
 	lastRefusal atomic.Pointer[Refusal]
+
+	requests atomic.Int64 // requests judged, for `mcpwrap sessions`
 
 	mu        sync.Mutex
 	client    string
@@ -249,6 +255,7 @@ func firstActor(inBand string, actors []string) string {
 
 // Request implements launcher.Guard.
 func (g *Guard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, tag any) {
+	g.requests.Add(1)
 	v := g.inspect(raw, m)
 	e := g.baseEntry(audit.EventRequest)
 	e.Method, e.Tool, e.RequestID, e.BytesIn = m.Method, v.tool, string(m.ID), int64(len(raw))
@@ -264,13 +271,19 @@ func (g *Guard) Request(raw []byte, m *jsonrpc.Message) (forward, reply []byte, 
 		e.ReportedActor = req.Actor
 	}
 	d := g.Engine.Decide(req)
+	if g.Observe && d.Observable() {
+		e.Decision, e.Reason = audit.DecisionWouldDeny, d.Reason
+		d = policy.Decision{Allow: true}
+	}
 	// A call sent as a notification (no id, or "id": null) is audited now:
 	// no answer will come to finish its entry. Protocol notifications
 	// (notifications/...) are not requests and are not audited.
 	call := m.Kind == jsonrpc.KindNotification && !strings.HasPrefix(m.Method, "notifications/")
 	if d.Allow {
-		g.count("requests_total{decision=\"allow\"}", m.Kind == jsonrpc.KindRequest || call)
-		e.Decision = audit.DecisionAllow
+		if e.Decision == "" {
+			e.Decision = audit.DecisionAllow
+		}
+		g.count("requests_total{decision=\""+e.Decision+"\"}", m.Kind == jsonrpc.KindRequest || call)
 		if call {
 			e.Outcome = audit.OutcomeNoResponse
 			g.write(e)
@@ -346,7 +359,7 @@ func (g *Guard) filterTools(raw, result []byte, actors []string) ([]byte, error)
 	for _, t := range tools {
 		name, _ := jsonrpc.String(jsonrpc.Member(t, "name"))
 		req.Tool = name
-		if g.Engine.ToolVisible(req) {
+		if d := g.Engine.ToolDecision(req); d.Allow || g.Observe && d.Observable() {
 			kept = append(kept, t)
 		}
 	}
@@ -440,6 +453,15 @@ type Refusal struct {
 // clients (mcpwrap call) use it: the go-sdk client reports a -32003 answer as a
 // closed connection, because its own "client closing" error has that code.
 func (g *Guard) LastRefusal() *Refusal { return g.lastRefusal.Load() }
+
+// Stats says what the session has seen so far: the client's name and how
+// many messages it sent.
+func (g *Guard) Stats() (client string, requests int64) {
+	g.mu.Lock()
+	client = g.client
+	g.mu.Unlock()
+	return client, g.requests.Load()
+}
 
 // AddMetrics adds delta to the session's counters (the token source's
 // acquisitions, cache hits and refreshes come in this way), so that one

@@ -91,6 +91,21 @@ func retrySeconds(d time.Duration) int {
 	return max(s, 1)
 }
 
+// Observable reports whether observe mode may let this refusal through: a
+// refusal by the rules (server, tool, resource and prompt lists, delegation,
+// rate limit) can be; an unauthenticated or suspended identity and a URI that
+// cannot be checked are refused in every mode.
+func (d Decision) Observable() bool {
+	if d.Allow {
+		return false
+	}
+	switch {
+	case d.Code == CodeUnauthenticated, d.Reason == ReasonSuspended, d.Reason == ReasonInvalidURI:
+		return false
+	}
+	return true
+}
+
 func allow() Decision { return Decision{Allow: true} }
 
 func deny(reason, msg string) Decision {

@@ -90,10 +90,14 @@ func (e *Engine) Decide(req Request) Decision {
 // req.Server, as for a tools/call from req.Actor, without consuming or
 // consulting the rate limit. req.Method is ignored. tools/list filtering uses
 // it, so a tool is listed exactly when a call to it would not be denied.
-func (e *Engine) ToolVisible(req Request) bool {
+func (e *Engine) ToolVisible(req Request) bool { return e.ToolDecision(req).Allow }
+
+// ToolDecision is the decision ToolVisible is made of: what a tools/call of
+// req.Tool would get, rate limit aside.
+func (e *Engine) ToolDecision(req Request) Decision {
 	req.Method = MethodToolsCall
 	obj, _ := objectOf(req)
-	return e.judge(req, e.principal(req.Principal), obj, true).Allow
+	return e.judge(req, e.principal(req.Principal), obj, true)
 }
 
 // principal returns the configured principal, or an empty table named name.
