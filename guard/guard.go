@@ -51,7 +51,7 @@ type Guard struct {
 	// refusals stay refusals.
 	Observe  bool
 	ArgsMode string // audit.arguments
-	MaxArgs  int             // audit.max_argument_bytes
+	MaxArgs  int    // audit.max_argument_bytes
 	Logger   *slog.Logger
 	// TokenFingerprint names the OAuth token the current child holds.
 	TokenFingerprint func() string
