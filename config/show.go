@@ -263,7 +263,9 @@ func toShowServer(s *Server) *showServer {
 	}
 	if s.IsRemote() {
 		ss.RemoteCommand, ss.RemoteArgs = s.RemoteCommand, s.RemoteArgs
-		ss.Header, ss.HeaderValue = s.Header, s.HeaderValue
+		if s.OAuth != nil || s.HeaderSet {
+			ss.Header, ss.HeaderValue = s.Header, s.HeaderValue
+		}
 	}
 	if o := s.OAuth; o != nil {
 		so := &showOAuth{
