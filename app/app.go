@@ -127,6 +127,7 @@ func commands(e *env) []*cli.Command {
 		execCommand(e),
 		completionCommand(e),
 		docsCommand(e),
+		secretCommand(e),
 	}
 }
 
@@ -184,6 +185,8 @@ func (e *env) loadConfig(c *cli.Context) (*config.Config, error) {
 		}
 		return nil, err
 	}
+	// Only the launched server's references are resolved, when it launches.
+	cfg.SetResolver(e.secretResolver(c))
 	return cfg, nil
 }
 

@@ -161,6 +161,9 @@ type fileParser struct {
 	md    toml.MetaData
 	lines lineIndex
 	warns []Warning
+	// refLines: line of each value that may hold a reference, by dotted key,
+	// so that a reference that fails at launch names file and line.
+	refLines map[string]int
 }
 
 // parseFile decodes and validates data as the file at p (absolute). mode is the
@@ -747,6 +750,7 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 			s.Inject.OnExpiry = *r.Inject.OnExpiry
 		}
 	}
+	s.refLines = fp.refLines
 	if s.HeaderSet && s.OAuth == nil && usesToken(s.HeaderValue) {
 		return nil, fp.errAt(key(base, "header_value"),
 			fmt.Sprintf(`add [servers.%s.oauth], or send a static value: header_value = "secret:NAME" or 'Bearer {{ secret "NAME" }}'`, name),
@@ -919,6 +923,10 @@ func (fp *fileParser) clientSecret(p []string, ref string, o *OAuth) error {
 // a template when template is set (env, header_value). literal:TEXT is kept as
 // written (it is unwrapped when used).
 func (fp *fileParser) refValue(p []string, v string, template bool) (string, error) {
+	if fp.refLines == nil {
+		fp.refLines = map[string]int{}
+	}
+	fp.refLines[strings.Join(p, ".")] = fp.lines.lineOf(p)
 	r := ParseRef(v)
 	switch r.Kind {
 	case RefEnv:

@@ -376,7 +376,7 @@ func (s *Server) ResolveSecrets(ctx context.Context) (*Resolved, error) {
 	if st.done != nil {
 		return st.done, nil
 	}
-	res, errs := resolveUses(ctx, st.resolver, s.References(), true)
+	res, errs := s.resolveUses(ctx, st.resolver, true)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
@@ -387,11 +387,12 @@ func (s *Server) ResolveSecrets(ctx context.Context) (*Resolved, error) {
 // CheckReferences resolves every reference of the server and returns one
 // *Error per reference that does not resolve (for `config validate`).
 func (s *Server) CheckReferences(ctx context.Context, r *Resolver) []error {
-	_, errs := resolveUses(ctx, r, s.References(), false)
+	_, errs := s.resolveUses(ctx, r, false)
 	return errs
 }
 
-func resolveUses(ctx context.Context, r *Resolver, uses []Use, stop bool) (*Resolved, []error) {
+func (s *Server) resolveUses(ctx context.Context, r *Resolver, stop bool) (*Resolved, []error) {
+	uses := s.References()
 	if r == nil {
 		r = &Resolver{}
 	}
@@ -404,7 +405,7 @@ func resolveUses(ctx context.Context, r *Resolver, uses []Use, stop bool) (*Reso
 		}
 		v, err := r.Resolve(ctx, k)
 		if err != nil {
-			errs = append(errs, refError(u.Key, err))
+			errs = append(errs, s.refError(u.Key, err))
 			if stop {
 				return nil, errs
 			}
@@ -415,15 +416,19 @@ func resolveUses(ctx context.Context, r *Resolver, uses []Use, stop bool) (*Reso
 	return res, errs
 }
 
-// refError names the key in a resolution error.
-func refError(key string, err error) error {
+// refError names the file, line and key of the reference in a resolution
+// error (a file: error names the secret file instead of the config file).
+func (s *Server) refError(key string, err error) error {
 	var ce *Error
-	if errors.As(err, &ce) {
-		cp := *ce
-		if cp.Key == "" {
-			cp.Key = key
-		}
-		return &cp
+	if !errors.As(err, &ce) {
+		ce = &Error{Msg: err.Error(), Err: err}
 	}
-	return &Error{Key: key, Msg: err.Error(), Err: err}
+	cp := *ce
+	if cp.Key == "" {
+		cp.Key = key
+	}
+	if cp.File == "" {
+		cp.File, cp.Line = s.Source, s.refLines[key]
+	}
+	return &cp
 }

@@ -89,7 +89,8 @@ type Server struct {
 
 	// refs resolves this server's secret references once per launch; shared
 	// by copies of the Server (see SetResolver, ResolveSecrets).
-	refs *refState
+	refs     *refState
+	refLines map[string]int // line of each reference-holding key in Source
 }
 
 // OAuth is a [servers.X.oauth] table: the client-credentials settings.

@@ -26,7 +26,7 @@ const keyringTimeout = 3 * time.Second
 type osKeyring struct{}
 
 func (osKeyring) Get(service, user string) (string, error) { return gokeyring.Get(service, user) }
-func (osKeyring) Set(service, user, pw string) error      { return gokeyring.Set(service, user, pw) }
+func (osKeyring) Set(service, user, pw string) error       { return gokeyring.Set(service, user, pw) }
 
 func keyringGet(ctx context.Context, k Keyring, user string) (string, error) {
 	var v string
