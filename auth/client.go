@@ -377,7 +377,7 @@ func (c *Client) toToken(ot *oauth2.Token, sent time.Time) (*Token, error) {
 			return nil, &Error{
 				Op: OpFetch, Server: c.s.Server, Code: "",
 				Err: fmt.Errorf("%w (missing [%s]): requested [%s], granted [%s]", ErrScopeMismatch,
-					strings.Join(missing, " "), strings.Join(c.s.Scopes, " "), strings.Join(granted, " ")),
+					strings.Join(missing, " "), strings.Join(c.s.Scopes, " "), showScopes(granted)),
 				Hint: "grant the client the missing scopes at the issuer, or change " + c.key("scopes") +
 					" (validate_scopes = false accepts the smaller grant)",
 			}

@@ -112,3 +112,36 @@ func FuzzParseRef(f *testing.F) {
 		_ = templateSecrets(s)
 	})
 }
+
+func TestRedactedHidesLiteralSecrets(t *testing.T) {
+	_, cfg, _, err := loadExplicit(t, `
+[servers.a]
+url = "https://x.example/mcp"
+header_value = "Bearer abcdefghijklmnop"
+env = { GITHUB_PERSONAL_ACCESS_TOKEN = "ghp_0123456789abcdefghijABCDEFGHIJ", LOG_LEVEL = "info", ANY = "sk-abcdefghijklmnopqrstu", REF = "secret:GH", T = "{{ .AccessToken }}", API_KEY_FILE = "/etc/k" }
+[servers.a.oauth]
+client_id = "c"
+client_secret = "literal-client-secret"
+token_url = "https://i.example/t"
+headers = { X-Api-Key = "hdr-literal-key", X-Tenant = "t1" }
+extra_params = { client_assertion_token = "param-literal", realm = "myrealm" }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := cfg.WriteTOML(&b, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, leak := range []string{"ghp_0123", "sk-abcdef", "abcdefghijklmnop", "literal-client-secret", "hdr-literal-key", "param-literal"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("config show prints %q:\n%s", leak, out)
+		}
+	}
+	for _, keep := range []string{`LOG_LEVEL = "info"`, `REF = "secret:GH"`, `T = "{{ .AccessToken }}"`, `X-Tenant = "t1"`, `realm = "myrealm"`, `API_KEY_FILE = "/etc/k"`} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("config show lacks %s:\n%s", keep, out)
+		}
+	}
+}

@@ -48,8 +48,10 @@ func (c *Config) ServerNames() []string {
 }
 
 // Redacted returns a deep copy fit for display: a literal client secret becomes
-// "[redacted]"; env:, file: and cmd: references are kept as they are (they name
-// where the secret lives, not the secret). Templates are kept.
+// "[redacted]", and so does every literal in env, header_value, oauth.headers
+// and oauth.extra_params that looks like a credential (see LooksSecret);
+// references are kept as they are (they name where the secret lives, not the
+// secret). Templates are kept.
 func (c *Config) Redacted() *Config {
 	out := &Config{
 		Deployment: c.Deployment,
@@ -61,7 +63,10 @@ func (c *Config) Redacted() *Config {
 	for n, s := range c.Servers {
 		cp := *s
 		cp.Args = slices.Clone(s.Args)
-		cp.Env = maps.Clone(s.Env)
+		cp.Env = redactMap(s.Env)
+		if LooksSecret(s.Header, s.HeaderValue) {
+			cp.HeaderValue = redactedMarker
+		}
 		cp.RemoteCommand = slices.Clone(s.RemoteCommand)
 		cp.RemoteArgs = slices.Clone(s.RemoteArgs)
 		cp.Inject.EnvNames = slices.Clone(s.Inject.EnvNames)
@@ -69,8 +74,8 @@ func (c *Config) Redacted() *Config {
 			o := *s.OAuth
 			o.Scopes = slices.Clone(o.Scopes)
 			o.Resource = slices.Clone(o.Resource)
-			o.ExtraParams = maps.Clone(o.ExtraParams)
-			o.Headers = maps.Clone(o.Headers)
+			o.ExtraParams = redactMap(o.ExtraParams)
+			o.Headers = redactMap(o.Headers)
 			if o.MTLS != nil {
 				m := *o.MTLS
 				o.MTLS = &m
@@ -103,7 +108,7 @@ func cloneRules(r Rules) Rules {
 const redactedMarker = "[redacted]"
 
 func redactSecretRef(ref string) string {
-	if ref == "" || strings.HasPrefix(ref, refEnv) || strings.HasPrefix(ref, refFile) || strings.HasPrefix(ref, refCmd) {
+	if ref == "" || ParseRef(ref).IsReference() {
 		return ref
 	}
 	return redactedMarker
