@@ -146,6 +146,10 @@ func (e *env) openStore(c *cli.Context) (*store.Store, error) {
 		return nil, withCode(ExitInternal, fmt.Errorf("state directory: %w", err), "set --state-dir or MCPWRAP_STATE_DIR")
 	}
 	st, err := store.Open(dir, e.log)
+	if errors.Is(err, store.ErrUnsafe) {
+		return nil, withCode(ExitConfig, err,
+			"others could plant files there: chmod 700 "+dir+" and make sure you own it (state files must not be symlinks), or set --state-dir to a private directory")
+	}
 	if err != nil {
 		return nil, withCode(ExitInternal, err, "check that "+dir+" is writable, or set --state-dir")
 	}
