@@ -85,3 +85,59 @@ func TestSecretReferencesReachServerEverything(t *testing.T) {
 		t.Errorf("config validate: exit %d\n%s", v.Code, v.Stderr)
 	}
 }
+
+// Issue 12: a remote server without [oauth] sends header_value as a static
+// header through mcp-remote: the whole value from the store
+// (header_value = "secret:REMOTE_AUTH") and a composed one
+// (header_value = 'Bearer {{ secret "REMOTE_TOKEN" }}'), never in any argv.
+func TestStaticHeaderFromSecretThroughMcpRemote(t *testing.T) {
+	t.Parallel()
+	const token = "static-remote-token-e2e-77aa"
+	se := startServerEverythingHTTP(t, nil)
+	px := rmStartAuthProxy(t, se.URL, nil, false)
+	for _, tc := range []struct{ name, headerValue, secretName, secretValue string }{
+		{"whole value", `"secret:REMOTE_AUTH"`, "REMOTE_AUTH", "Bearer " + token},
+		{"template", `'Bearer {{ secret "REMOTE_TOKEN" }}'`, "REMOTE_TOKEN", token},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfgText := "[servers.remote]\nurl = " + tomlString(px.URL) + "\nremote_command = " + tomlList(rmRemoteCommand()...) +
+				"\nremote_args = [\"--transport\", \"http-only\"]\nheader_value = " + tc.headerValue + "\n"
+			cfg := rmWriteConfig(t)
+			if err := os.WriteFile(cfg, []byte(cfgText), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sess := rmNewSession(t, cfg, "remote")
+			env := map[string]string{"MCPWRAP_STATE_DIR": sess.StateDir, "MCPWRAP_SECRETS_KEYRING": "off"}
+			if r := runMcpwrap(t, env, strings.NewReader(tc.secretValue), 0, "secret", "set", tc.secretName); r.Code != 0 {
+				t.Fatalf("secret set: %d %s", r.Code, r.Stderr)
+			}
+			before := len(px.all(t))
+			scan := startProcScanner(20 * time.Millisecond)
+			spec := sess.spec(t, stepCall("echo", map[string]any{"message": "static"}))
+			spec.Env["MCPWRAP_SECRETS_KEYRING"] = "off"
+			run := runClientRaw(t, spec)
+			cmdlines, _ := scan.finish()
+			if !run.Init.OK || len(run.Steps) != 1 {
+				t.Fatalf("run: init %+v exit %d\nstderr:\n%s", errOf(run.Init), run.ExitCode, truncate(run.Stderr, 4096))
+			}
+			if got := run.Steps[0].mustOK(t).text(t); got != "Echo: static" {
+				t.Errorf("echo = %q", got)
+			}
+			calls := rmWithRPC(px.all(t)[before:], "tools/call")
+			if len(calls) != 1 || calls[0].Auth != "Bearer "+token {
+				t.Fatalf("upstream saw %d tools/call; Authorization fingerprint %v, want Bearer <%s>", len(calls), func() []string {
+					var f []string
+					for _, c := range calls {
+						f = append(f, fingerprint(c.Auth))
+					}
+					return f
+				}(), fingerprint(token))
+			}
+			for _, l := range cmdlines {
+				if strings.Contains(l, token) {
+					t.Errorf("the header value is in a process's argv")
+				}
+			}
+		})
+	}
+}
