@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/clients"
+	"github.com/mcpwrap/mcpwrap/secretstore"
 	"github.com/mcpwrap/mcpwrap/config"
 )
 
@@ -207,7 +208,10 @@ func (e *env) installer(c *cli.Context) (*clients.Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clients.Installer{RecordDir: filepath.Join(st.Dir(), "client-installs"), Lock: st}, nil
+	// The replaced entries may hold literal secrets: the record keeps them
+	// encrypted under the secret store's key.
+	ss := secretstore.Open(st, secretstore.Options{Logger: e.log, NoKeyring: os.Getenv("MCPWRAP_SECRETS_KEYRING") == "off"})
+	return &clients.Installer{RecordDir: filepath.Join(st.Dir(), "client-installs"), Lock: st, Sealer: ss}, nil
 }
 
 // checkServer warns when the server is not configured, or is defined in a

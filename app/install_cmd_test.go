@@ -180,6 +180,16 @@ func TestImportInstallRoundTrip(t *testing.T) {
 	if strings.Contains(string(b), "ghp_0123") || !strings.Contains(string(b), `"args": ["--config", "`+cfg+`", "--state-dir"`) {
 		t.Errorf("client file:\n%s", b)
 	}
+	// What install keeps for uninstall holds the replaced entry encrypted:
+	// the PAT is in no file of the state directory in the clear.
+	_ = filepath.WalkDir(filepath.Join(home, "state"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), "ghp_0123") {
+				t.Errorf("%s holds the PAT in the clear", p)
+			}
+		}
+		return nil
+	})
 	// The imported server validates, its reference resolves, and the server
 	// gets its PAT from the store.
 	if r := runSetup(t, nil, "--config", cfg, "config", "validate"); r.code != 0 || !strings.Contains(r.stdout, "ok: 1 secret references resolve") {

@@ -52,7 +52,18 @@ type Installer struct {
 	LockTimeout time.Duration
 	// Now stamps backups and records; nil means time.Now.
 	Now func() time.Time
+	// Sealer, when set, encrypts the replaced entries in the record (they
+	// may hold a literal secret); nil keeps them as they are.
+	Sealer Sealer
 }
+
+// Sealer encrypts and decrypts a record's original entries.
+type Sealer interface {
+	Seal(ctx context.Context, purpose string, plain []byte) ([]byte, error)
+	Open(ctx context.Context, purpose string, sealed []byte) ([]byte, error)
+}
+
+const sealPurpose = "client-install-record"
 
 // DefaultLockTimeout is how long Install and Uninstall wait for the lock.
 const DefaultLockTimeout = 10 * time.Second
@@ -609,6 +620,7 @@ type entryRecord struct {
 	// Original is the raw text of the entry install replaced; nil when there
 	// was none (uninstall then removes the entry).
 	Original  *string   `json:"original"`
+	Sealed    []byte    `json:"sealed,omitempty"` // Original encrypted by the Installer's Sealer
 	Installed time.Time `json:"installed"`
 }
 
@@ -635,6 +647,21 @@ func (in *Installer) loadRecord(path string) (*record, error) {
 	if rec.Servers == nil {
 		rec.Servers = map[string]entryRecord{}
 	}
+	for name, r := range rec.Servers {
+		if r.Sealed == nil {
+			continue
+		}
+		if in.Sealer == nil {
+			return nil, fmt.Errorf("read install record %s: the replaced entry of %q is encrypted", in.recordPath(path), name)
+		}
+		plain, err := in.Sealer.Open(context.Background(), sealPurpose, r.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("read install record %s: %w", in.recordPath(path), err)
+		}
+		s := string(plain)
+		r.Original, r.Sealed = &s, nil
+		rec.Servers[name] = r
+	}
 	return rec, nil
 }
 
@@ -651,6 +678,21 @@ func (in *Installer) saveRecord(path string, rec *record) error {
 	}
 	if err := os.MkdirAll(in.RecordDir, 0o700); err != nil {
 		return fmt.Errorf("write install record: %w", err)
+	}
+	if in.Sealer != nil {
+		sealed := *rec
+		sealed.Servers = make(map[string]entryRecord, len(rec.Servers))
+		for name, r := range rec.Servers {
+			if r.Original != nil {
+				ct, err := in.Sealer.Seal(context.Background(), sealPurpose, []byte(*r.Original))
+				if err != nil {
+					return fmt.Errorf("write install record: %w", err)
+				}
+				r.Original, r.Sealed = nil, ct
+			}
+			sealed.Servers[name] = r
+		}
+		rec = &sealed
 	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

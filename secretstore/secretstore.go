@@ -252,6 +252,13 @@ func (s *Store) keyFor(ctx context.Context, create bool) ([]byte, string, error)
 	if err != nil {
 		return nil, "", err
 	}
+	if m.KeyCheck == "" && create {
+		// A new key: record where it lives before anything is sealed with it,
+		// so that the next process finds the same key.
+		if m, err = s.st.InitSecretsMeta(store.SecretsMeta{Backend: backend, KeyCheck: keyCheck(key)}); err != nil {
+			return nil, "", err
+		}
+	}
 	if m.KeyCheck != "" && !hmac.Equal([]byte(m.KeyCheck), []byte(keyCheck(key))) {
 		if backend == BackendEnv {
 			return nil, "", fmt.Errorf("%w: %s is not the key the store was written with (%s)", ErrWrongKey, EnvKey, m.Backend)
@@ -371,3 +378,27 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Seal encrypts b under the store key for purpose (bound in as additional
+// data), creating the key when the store has none. It is how other state
+// that may hold a secret (the entries `install` replaced) is kept.
+func (s *Store) Seal(ctx context.Context, purpose string, b []byte) ([]byte, error) {
+	key, _, err := s.keyFor(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("secretstore: seal: %w", err)
+	}
+	return seal(key, "\x00seal:"+purpose, secret.New(string(b)))
+}
+
+// Open decrypts what Seal returned for the same purpose.
+func (s *Store) Open(ctx context.Context, purpose string, ct []byte) ([]byte, error) {
+	key, _, err := s.keyFor(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("secretstore: open: %w", err)
+	}
+	v, err := open(key, "\x00seal:"+purpose, ct)
+	if err != nil {
+		return nil, fmt.Errorf("secretstore: open: %w", err)
+	}
+	return []byte(v.Reveal()), nil
+}

@@ -218,3 +218,30 @@ func (s *Store) TouchSecret(name string, t time.Time) error {
 		return nil
 	})
 }
+
+// InitSecretsMeta records m as the key record when there is none, and returns
+// the record in force (m, or the one another process wrote first).
+func (s *Store) InitSecretsMeta(m SecretsMeta) (SecretsMeta, error) {
+	mv, err := json.Marshal(m)
+	if err != nil {
+		return SecretsMeta{}, err
+	}
+	have := m
+	err = s.update(stateDB, func(tx *bolt.Tx) error {
+		mb, err := tx.CreateBucketIfNotExists(secretsMetaBucket)
+		if err != nil {
+			return fmt.Errorf("store: init secrets meta: %w", err)
+		}
+		if cur := mb.Get(secretsMetaKey); cur != nil {
+			if err := json.Unmarshal(cur, &have); err != nil {
+				return fmt.Errorf("store: read secrets meta: %w: %v", ErrCorrupt, err)
+			}
+			return nil
+		}
+		if err := mb.Put(secretsMetaKey, mv); err != nil {
+			return fmt.Errorf("store: init secrets meta: %w", err)
+		}
+		return nil
+	})
+	return have, err
+}
