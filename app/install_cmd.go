@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/clients"
-	"github.com/mcpwrap/mcpwrap/secretstore"
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/secretstore"
 )
 
 // clientFlags are the flags that pick a client file.
