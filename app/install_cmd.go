@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcpwrap/mcpwrap/clients"
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/secretstore"
 )
 
@@ -35,10 +36,10 @@ func installCommand(e *env) *cli.Command {
 			"to <file>.mcpwrap-backup-<time> first; comments and other entries are kept as they are.\n" +
 			"--config and --state-dir, when given, are written into the entry's args.\n\n" +
 			"Example: mcpwrap install github --client claude-desktop --dry-run",
-		Flags: append(clientFlags(),
+		Flags: append(append(clientFlags(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the change as a diff and write nothing"},
 			&cli.StringFlag{Name: "binary", Usage: "write this mcpwrap `PATH` instead of the running binary's (symlinks resolved)"},
-		),
+		), installPrincipalFlags()...),
 		BashComplete: e.completeServers,
 		Action: func(c *cli.Context) error {
 			name, err := serverArg(c)
@@ -58,11 +59,26 @@ func installCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			oldTok, hadTok := entryToken(loc, name)
+			pt, err := e.addPrincipalToken(c, &launch)
+			if err != nil {
+				return err
+			}
 			res, err := in.Install(c.Context, loc, name, launch, c.Bool("dry-run"))
 			if err != nil {
+				if pt != nil {
+					e.revokeEntryToken(c, pt.raw, "the install failed")
+				}
 				return clientErr(err)
 			}
 			e.printInstall(c, res)
+			if pt != nil {
+				fmt.Fprintf(e.io.Stdout, "wrote principal token %s of %s into the entry as %s: the one credential kept in %s (`mcpwrap uninstall %s` revokes it)\n",
+					pt.id, pt.principal, identity.EnvToken, loc.Path, name)
+				if hadTok && !oldTok.Equal(pt.raw) {
+					e.revokeEntryToken(c, oldTok, "replaced by the new one")
+				}
+			}
 			return nil
 		},
 	}
@@ -89,9 +105,13 @@ func uninstallCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			tok, hadTok := entryToken(loc, name)
 			res, err := in.Uninstall(c.Context, loc, name, c.Bool("dry-run"))
 			if err != nil {
 				return clientErr(err)
+			}
+			if hadTok && res.Changed && !c.Bool("dry-run") {
+				defer e.revokeEntryToken(c, tok, "the entry that carried it is gone")
 			}
 			out := e.io.Stdout
 			switch {

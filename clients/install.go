@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,9 @@ var (
 type Launch struct {
 	Command string
 	Args    []string
+	// Env is written as the entry's env (install --principal: MCPWRAP_TOKEN,
+	// the one credential that must live in the client's file); nil writes none.
+	Env map[string]string
 }
 
 // Locker excludes other mcpwrap processes from a client file while it is
@@ -276,13 +280,24 @@ func entryJSON(c Client, l Launch) jsonObject {
 		obj = append(obj, jsonField{"type", "stdio"})
 	}
 	obj = append(obj, jsonField{"command", l.Command}, jsonField{"args", append([]string{}, l.Args...)})
+	if len(l.Env) > 0 {
+		var env jsonObject
+		for _, k := range sortedKeys(l.Env) {
+			env = append(env, jsonField{k, l.Env[k]})
+		}
+		obj = append(obj, jsonField{"env", env})
+	}
 	return obj
 }
 
 func entryTOML(keys []string, name string, l Launch) string {
-	return "[" + toml.Key(append(append([]string{}, keys...), name)).String() + "]\n" +
+	s := "[" + toml.Key(append(append([]string{}, keys...), name)).String() + "]\n" +
 		"command = " + tomlString(l.Command) + "\n" +
 		"args = " + tomlStrings(l.Args) + "\n"
+	if len(l.Env) > 0 {
+		s += "env = " + inlineTable(l.Env) + "\n"
+	}
+	return s
 }
 
 func setEntry(loc Location, src []byte, name string, l Launch) ([]byte, error) {
@@ -487,8 +502,9 @@ func onlyEmptyObjects(v any) bool {
 // launchOf decodes the command line of raw, the text of loc's entry name.
 func launchOf(loc Location, raw []byte, name string) (Launch, bool) {
 	var e struct {
-		Command string   `json:"command"`
-		Args    []string `json:"args"`
+		Command string            `json:"command"`
+		Args    []string          `json:"args"`
+		Env     map[string]string `json:"env"`
 	}
 	if loc.Format == FormatTOML {
 		var m map[string]any
@@ -512,17 +528,35 @@ func launchOf(loc Location, raw []byte, name string) (Launch, bool) {
 			}
 			l.Args = append(l.Args, s)
 		}
+		if env, ok := t["env"].(map[string]any); ok {
+			l.Env = map[string]string{}
+			for k, v := range env {
+				if s, ok := v.(string); ok {
+					l.Env[k] = s
+				}
+			}
+		}
 		return l, true
 	}
 	if err := decodeJSONC(raw, &e); err != nil {
 		return Launch{}, false
 	}
-	return Launch{e.Command, e.Args}, true
+	return Launch{Command: e.Command, Args: e.Args, Env: e.Env}, true
 }
 
 func isLaunch(loc Location, raw []byte, name string, l Launch) bool {
 	got, ok := launchOf(loc, raw, name)
-	return ok && got.Command == l.Command && slices.Equal(got.Args, l.Args)
+	return ok && got.Command == l.Command && slices.Equal(got.Args, l.Args) && maps.Equal(got.Env, l.Env)
+}
+
+// EntryLaunch returns what the entry name of the client file src launches
+// (command, args, env), and false when there is no such entry.
+func EntryLaunch(loc Location, src []byte, name string) (Launch, bool) {
+	raw, err := getEntry(loc, src, name)
+	if err != nil || raw == nil {
+		return Launch{}, false
+	}
+	return launchOf(loc, raw, name)
 }
 
 // isOurs reports whether raw launches `mcpwrap run name` (whatever the path
