@@ -84,6 +84,7 @@ type rawMTLS struct {
 type rawInject struct {
 	EnvNames *[]string `toml:"env_names"`
 	OnExpiry *string   `toml:"on_expiry"`
+	Mask     *bool     `toml:"mask"`
 }
 
 type rawPrincipal struct {
@@ -639,7 +640,7 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		RemoteArgs:      r.RemoteArgs,
 		Header:          defaultHeader,
 		HeaderValue:     defaultHeaderValue,
-		Inject:          Inject{EnvNames: slices.Clone(DefaultEnvNames), OnExpiry: "restart"},
+		Inject:          Inject{EnvNames: slices.Clone(DefaultEnvNames), OnExpiry: "restart", Mask: true},
 	}
 	if r.Command != nil {
 		if strings.TrimSpace(*r.Command) == "" {
@@ -742,6 +743,12 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 				}
 			}
 			s.Inject.EnvNames = *r.Inject.EnvNames
+		}
+		if r.Inject.Mask != nil {
+			s.Inject.Mask = *r.Inject.Mask
+			if !s.Inject.Mask {
+				fp.warnAt(key(ip, "mask"), "secret masking is off for this server: values it prints reach the client (and a model) as they are")
+			}
 		}
 		if r.Inject.OnExpiry != nil {
 			if err := fp.oneOf(key(ip, "on_expiry"), *r.Inject.OnExpiry, "restart", "none"); err != nil {

@@ -175,6 +175,7 @@ type showMTLS struct {
 type showInject struct {
 	EnvNames []string `toml:"env_names"`
 	OnExpiry string   `toml:"on_expiry"`
+	Mask     bool     `toml:"mask"`
 }
 
 type showPrincipal struct {
@@ -261,7 +262,7 @@ func toShowServer(s *Server) *showServer {
 		Command: s.Command, Args: s.Args, Env: s.Env, Cwd: s.Cwd,
 		ShutdownGrace: formatDuration(s.ShutdownGrace), MaxMessageBytes: s.MaxMessageBytes,
 		URL: s.URL, Remote: s.Remote,
-		Inject: showInject{EnvNames: s.Inject.EnvNames, OnExpiry: s.Inject.OnExpiry},
+		Inject: showInject{EnvNames: s.Inject.EnvNames, OnExpiry: s.Inject.OnExpiry, Mask: s.Inject.Mask},
 	}
 	if ss.Inject.EnvNames == nil {
 		ss.Inject.EnvNames = []string{}

@@ -126,6 +126,9 @@ type MTLS struct {
 type Inject struct {
 	EnvNames []string // default DefaultEnvNames
 	OnExpiry string   // "restart" (default) | "none"
+	// Mask (default true): every injected secret and token is replaced by
+	// [mcpwrap:masked:NAME] in what the server sends back (see package mask).
+	Mask bool
 }
 
 // Principal is a [principals.NAME] table. It comes only from the user file or
