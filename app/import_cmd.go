@@ -127,9 +127,20 @@ func (e *env) importAction(c *cli.Context) error {
 		return err
 	}
 	// Literal secrets go into the secret store; the entries reference them.
-	moved, err := e.importMoveSecrets(c, entries)
+	// Only the servers actually added keep theirs (first a dry run to learn
+	// which), and the values are stored before the references are written.
+	moved, err := moveImportSecrets(entries)
 	if err != nil {
-		return err
+		return withCode(ExitInternal, err)
+	}
+	if len(moved) > 0 {
+		pre, err := clients.AppendServers(target, entries, from+" ("+srcPath+")", true)
+		if err != nil {
+			return withCode(ExitConfig, err)
+		}
+		if moved, err = e.storeMoved(c, moved, pre.Added); err != nil {
+			return err
+		}
 	}
 	res, err := clients.AppendServers(target, entries, from+" ("+srcPath+")", c.Bool("dry-run"))
 	if err != nil {

@@ -8,9 +8,9 @@ package app
 // header). Values that are clearly not secrets stay literal.
 
 import (
-	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,12 +18,12 @@ import (
 
 	"github.com/mcpwrap/mcpwrap/clients"
 	"github.com/mcpwrap/mcpwrap/secret"
-	"github.com/mcpwrap/mcpwrap/secretstore"
 )
 
 // movedSecret is one literal moved into the store.
 type movedSecret struct {
 	Server, From, Name string
+	value              secret.Value
 }
 
 var reVarRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`) })
@@ -46,18 +46,13 @@ func importSecretName(server, what string) string {
 	return s
 }
 
-// moveImportSecrets rewrites entries in place and, unless dryRun, stores the
-// values with put. It returns what was (or would be) moved.
-func moveImportSecrets(ctx context.Context, entries []clients.Entry, dryRun bool, put func(ctx context.Context, name string, v secret.Value) error) ([]movedSecret, error) {
+// moveImportSecrets rewrites entries in place to reference the secret store
+// and returns the values to store there (see storeMoved).
+func moveImportSecrets(entries []clients.Entry) ([]movedSecret, error) {
 	var moved []movedSecret
 	store := func(server, from, what, v string) (string, error) {
 		name := importSecretName(server, what)
-		if !dryRun {
-			if err := put(ctx, name, secret.New(v)); err != nil {
-				return "", err
-			}
-		}
-		moved = append(moved, movedSecret{Server: server, From: from, Name: name})
+		moved = append(moved, movedSecret{Server: server, From: from, Name: name, value: secret.New(v)})
 		return name, nil
 	}
 	for i := range entries {
@@ -170,22 +165,27 @@ func (e *env) printMoved(moved []movedSecret, dryRun bool) {
 	}
 }
 
-// importMoveSecrets runs moveImportSecrets against this state directory's
-// secret store (opened only when there is something to store).
-func (e *env) importMoveSecrets(c *cli.Context, entries []clients.Entry) ([]movedSecret, error) {
-	var ss *secretstore.Store
-	put := func(ctx context.Context, name string, v secret.Value) error {
-		if ss == nil {
-			var err error
-			if ss, err = e.secretStore(c); err != nil {
-				return err
-			}
+// storeMoved puts the moved values of the servers that were added (an entry
+// skipped because the server exists keeps nothing) into this state
+// directory's secret store, and returns those moves.
+func (e *env) storeMoved(c *cli.Context, moved []movedSecret, added []string) ([]movedSecret, error) {
+	var kept []movedSecret
+	for _, m := range moved {
+		if slices.Contains(added, clients.ServerName(m.Server)) {
+			kept = append(kept, m)
 		}
-		return ss.Put(ctx, name, v)
 	}
-	moved, err := moveImportSecrets(c.Context, entries, c.Bool("dry-run"), put)
+	if len(kept) == 0 || c.Bool("dry-run") {
+		return kept, nil
+	}
+	ss, err := e.secretStore(c)
 	if err != nil {
-		return nil, secretErr(err)
+		return nil, err
 	}
-	return moved, nil
+	for _, m := range kept {
+		if err := ss.Put(c.Context, m.Name, m.value); err != nil {
+			return nil, secretErr(err)
+		}
+	}
+	return kept, nil
 }
