@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,5 +140,59 @@ func TestStaticHeaderFromSecretThroughMcpRemote(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Issue 12: `import --from claude-desktop --install` on an entry with a literal
+// PAT; then the installed entry's exact command line, driven by the SDK
+// client, starts server-everything with its PAT; neither the client file nor
+// the mcpwrap file holds the PAT.
+func TestImportInstallKeepsThePAT(t *testing.T) {
+	t.Parallel()
+	const pat = "ghp_importCanary0123456789abcdefABCD"
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg := writeConfig(t, "")
+	c, a := serverEverythingCmd()
+	entry, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"github": map[string]any{
+		"command": c, "args": a, "env": map[string]string{"GITHUB_PERSONAL_ACCESS_TOKEN": pat, "LOG_LEVEL": "info"},
+	}}})
+	claude := filepath.Join(dir, "claude_desktop_config.json")
+	if err := os.WriteFile(claude, entry, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MCPWRAP_SECRETS_KEYRING": "off"}
+	r := mustRun(t, env, "--config", cfg, "--state-dir", state, "import", "--from", "claude-desktop", claude, "--install", "--binary", mcpwrapBin(t))
+	if !strings.Contains(r.Stdout, "moved env GITHUB_PERSONAL_ACCESS_TOKEN into the secret store") || strings.Contains(r.Stdout+r.Stderr, pat) {
+		t.Fatalf("import output:\n%s%s", r.Stdout, r.Stderr)
+	}
+	for _, f := range []string{claude, cfg} {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(pat)) {
+			t.Errorf("%s holds the PAT after import --install:\n%s", f, b)
+		}
+	}
+	var doc struct {
+		MCPServers map[string]struct {
+			Command string            `json:"command"`
+			Args    []string          `json:"args"`
+			Env     map[string]string `json:"env"`
+		} `json:"mcpServers"`
+	}
+	b, _ := os.ReadFile(claude)
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	inst := doc.MCPServers["github"]
+	spec := ClientSpec{Command: inst.Command, Args: inst.Args, Env: map[string]string{"MCPWRAP_SECRETS_KEYRING": "off"}, Steps: []ClientStep{stepCall("get-env", nil)}}
+	for k, v := range inst.Env {
+		spec.Env[k] = v
+	}
+	run := runClientRaw(t, spec)
+	if !run.Init.OK || len(run.Steps) != 1 {
+		t.Fatalf("installed entry %s %q: init %+v exit %d\nstderr:\n%s", inst.Command, inst.Args, errOf(run.Init), run.ExitCode, truncate(run.Stderr, 4096))
+	}
+	got := run.Steps[0].mustOK(t).envOf(t)
+	if got["GITHUB_PERSONAL_ACCESS_TOKEN"] != pat || got["LOG_LEVEL"] != "info" {
+		t.Errorf("the imported server got PAT fingerprint %s (want %s), LOG_LEVEL %q", fingerprint(got["GITHUB_PERSONAL_ACCESS_TOKEN"]), fingerprint(pat), got["LOG_LEVEL"])
 	}
 }
