@@ -5,8 +5,9 @@
 // characters; HTML-safe \u003c-style escapes; an escaped slash), and each
 // occurrence becomes [mcpwrap:masked:NAME].
 //
-// The cost when nothing matches is one bytes.Index scan per distinct form and
-// no allocation; Mask then returns its input slice.
+// The cost when nothing matches is one scan per distinct form (an IndexByte
+// of the form's rarest byte, never worse than bytes.Index) and no
+// allocation; Mask then returns its input slice.
 //
 // Values shorter than MinLen bytes are not masked (masking "1" would wreck
 // every message); Skipped names them so the caller can warn.
