@@ -58,8 +58,9 @@ func Main(ctx context.Context, argv []string, stdio IO) int {
 type env struct {
 	io       IO
 	log      *slog.Logger
-	reported bool // the error was already printed (refused sessions)
-	notFound bool // an unknown command was reported
+	logOut   *logMaskWriter // under log: masks the launched server's secrets
+	reported bool           // the error was already printed (refused sessions)
+	notFound bool           // an unknown command was reported
 	mu       sync.Mutex
 }
 
@@ -96,7 +97,8 @@ func newApp(e *env) *cli.App {
 			report(e.io.Stderr, withCode(ExitUsage, fmt.Errorf("unknown command %q", name), "run `mcpwrap --help` for the list of commands"))
 		},
 		Before: func(c *cli.Context) error {
-			log, err := newLogger(e.io.Stderr, c.String("log-level"), c.String("log-format"))
+			e.logOut = &logMaskWriter{w: e.io.Stderr}
+			log, err := newLogger(e.logOut, c.String("log-level"), c.String("log-format"))
 			if err != nil {
 				return err
 			}

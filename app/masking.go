@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"io"
+	"sync/atomic"
 
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/inject"
@@ -44,4 +46,35 @@ func maskerFor(ctx context.Context, srv *config.Server, tok *inject.Token) (*mas
 	}
 	m := mask.New(vals)
 	return m, m.Skipped(), nil
+}
+
+// logMaskWriter is the writer under mcpwrap's own logger: each log record is
+// one Write, run through the current launch's masker (none until one is set).
+type logMaskWriter struct {
+	w io.Writer
+	m atomic.Pointer[mask.Masker]
+}
+
+func (l *logMaskWriter) Write(p []byte) (int, error) {
+	if m := l.m.Load(); m != nil {
+		out, _ := m.Mask(p)
+		if _, err := l.w.Write(out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+// maskLogsFor makes mcpwrap's own log lines mask srv's resolved secrets and
+// tok (nil: none yet). The session calls it again when the token rotates.
+func (e *env) maskLogsFor(ctx context.Context, srv *config.Server, tok *inject.Token) {
+	if e.logOut == nil {
+		return
+	}
+	m, _, err := maskerFor(ctx, srv, tok)
+	if err != nil || m == nil {
+		return
+	}
+	e.logOut.m.Store(m)
 }

@@ -46,3 +46,25 @@ mask = false
 		t.Error("inject.mask = false still masks")
 	}
 }
+
+func TestOwnLogsMaskTheLaunchedServersSecrets(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LOGMASK_SRC", "log-secret-value-77")
+	p := writeFile(t, filepath.Join(dir, "c.toml"), "[servers.a]\ncommand = \"x\"\nenv = { A = \"env:LOGMASK_SRC\" }\n", 0o600)
+	cfg, _, err := config.Load(config.LoadOptions{Explicit: p, WorkDir: dir, HomeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SetResolver(&config.Resolver{})
+	var out strings.Builder
+	e := &env{logOut: &logMaskWriter{w: &out}}
+	log, err := newLogger(e.logOut, "info", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.maskLogsFor(context.Background(), cfg.Servers["a"], &inject.Token{AccessToken: secret.New("tok-in-a-log-line")})
+	log.Warn("upstream said log-secret-value-77", "header", "Bearer tok-in-a-log-line")
+	if got := out.String(); strings.Contains(got, "log-secret") || strings.Contains(got, "tok-in-a") || !strings.Contains(got, "[mcpwrap:masked:env:LOGMASK_SRC]") {
+		t.Errorf("log line %q", got)
+	}
+}

@@ -60,6 +60,7 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 	if err != nil {
 		return nil, err
 	}
+	e.maskLogsFor(c.Context, srv, nil)
 	client, err := auth.NewClient(settings, auth.WithLogger(e.log))
 	if err != nil {
 		return nil, authErr(err)
