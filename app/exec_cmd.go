@@ -124,6 +124,7 @@ func (e *env) execEnv(c *cli.Context, name string) ([]string, []secret.Value, []
 		return nil, nil, nil, withCode(ExitConfig, err)
 	}
 	// Every value a reference resolved to is masked in the output as well.
+	e.maskLogsFor(c.Context, srv, tok)
 	if res, err := srv.ResolveSecrets(c.Context); err == nil {
 		named := res.Named()
 		for _, ref := range slices.Sorted(maps.Keys(named)) {
