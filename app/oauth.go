@@ -42,6 +42,7 @@ func resolvedSettings(ctx context.Context, srv *config.Server) (auth.Settings, e
 			r := config.ParseRef(v)
 			if rv, ok := res.Value(r); ok && r.IsReference() {
 				out[k] = rv.Reveal()
+				s.Sensitive = append(s.Sensitive, rv)
 			} else {
 				out[k] = r.Arg
 			}

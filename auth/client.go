@@ -56,6 +56,9 @@ type Settings struct {
 	CA             string            // PEM bundle trusted in addition to the system roots
 	CertFile       string            // mTLS client certificate (PEM)
 	KeyFile        string            // mTLS client key (PEM)
+	// Sensitive are more values never to repeat in an error (header and
+	// parameter values that came from secret references).
+	Sensitive []secret.Value
 }
 
 // Token is an access token and what is known about it.
@@ -509,6 +512,7 @@ func cloneSettings(s Settings) Settings {
 	s.Resource = slices.Clone(s.Resource)
 	s.ExtraParams = maps.Clone(s.ExtraParams)
 	s.Headers = maps.Clone(s.Headers)
+	s.Sensitive = slices.Clone(s.Sensitive)
 	return s
 }
 

@@ -34,6 +34,9 @@ const (
 // echo, longest first so that a longer form is cut before its parts.
 func (c *Client) sensitiveForms(tokens ...string) []string {
 	vals := append([]string(nil), tokens...)
+	for _, v := range c.s.Sensitive {
+		vals = append(vals, v.Reveal())
+	}
 	var forms []string
 	if sec := c.s.ClientSecret.Reveal(); sec != "" {
 		vals = append(vals, sec)
@@ -205,6 +208,9 @@ func (c *Client) scrubText(d string, limit int, space bool, tokens ...string) st
 	d = strings.TrimSpace(d)
 	d = cutForms(d, c.sensitiveForms(tokens...))
 	vals := append([]string{c.s.ClientSecret.Reveal()}, tokens...)
+	for _, v := range c.s.Sensitive {
+		vals = append(vals, v.Reveal())
+	}
 	if stillHolds(d, vals) {
 		return redactedTxt
 	}

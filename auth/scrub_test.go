@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mcpwrap/mcpwrap/secret"
 )
 
 // TestEchoInEveryEncoding: a token or revocation endpoint that echoes the
@@ -95,4 +97,20 @@ func TestEndpointTextOutsideRFC6749(t *testing.T) {
 			t.Errorf("err = %q", err)
 		}
 	})
+}
+
+// TestSensitiveHeaderValueNotEchoed: a header value that came from a secret
+// reference is cut out of an endpoint's echo like the client secret.
+func TestSensitiveHeaderValueNotEchoed(t *testing.T) {
+	const key = "hdr-api-key-0123456789"
+	is := newIssuer(t, func(w http.ResponseWriter, r seen, _ int) {
+		writeJSON(w, 400, map[string]string{"error": "invalid_request", "error_description": "bad key " + url.QueryEscape(r.Header.Get("X-Api-Key"))})
+	})
+	s := is.settings()
+	s.Headers = map[string]string{"X-Api-Key": key}
+	s.Sensitive = []secret.Value{secret.New(key)}
+	err := fetchErr(newTestClient(t, s))
+	if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "[redacted]") {
+		t.Errorf("err = %v", err)
+	}
 }
