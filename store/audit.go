@@ -174,11 +174,7 @@ func (s *Store) appendAuditOnce(pending [][]byte, seal AuditSeal) (int, error) {
 		}
 	}()
 	merged := 0
-	spoolKey, err := s.spoolKey(false)
-	if err != nil {
-		return 0, fmt.Errorf("store: append audit: %w", err)
-	}
-	err = s.update(auditDB, func(tx *bolt.Tx) error {
+	err := s.update(auditDB, func(tx *bolt.Tx) error {
 		merged = 0
 		if err := checkSchema(tx, tx.DB().Path()); err != nil {
 			return err
@@ -212,6 +208,12 @@ func (s *Store) appendAuditOnce(pending [][]byte, seal AuditSeal) (int, error) {
 		names, err := s.spoolNames()
 		if err != nil {
 			return err
+		}
+		var spoolKey []byte
+		if len(names) > 0 {
+			if spoolKey, err = s.spoolKey(false); err != nil {
+				return fmt.Errorf("store: append audit: %w", err)
+			}
 		}
 		for _, name := range names {
 			h := s.holdSpool(name)
