@@ -182,7 +182,38 @@ func forms(v string) []string {
 	add(jsonEscape(v, true, false))
 	add(jsonEscape(v, true, true))
 	add(jsonEscape(v, false, true))
+	add(asciiEscape(jsonEscape(v, false, false), false))
+	add(asciiEscape(jsonEscape(v, false, false), true))
 	return out
+}
+
+// asciiEscape writes every non-ASCII rune of s as \uXXXX (a UTF-16 pair above
+// U+FFFF), as Python's json.dumps does by default; upper picks the hex case.
+func asciiEscape(s string, upper bool) string {
+	hex := "0123456789abcdef"
+	if upper {
+		hex = "0123456789ABCDEF"
+	}
+	var b strings.Builder
+	u := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(hex[(r>>shift)&0xF])
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r -= 0x10000
+			u(0xD800 + r>>10)
+			u(0xDC00 + r&0x3FF)
+		default:
+			u(r)
+		}
+	}
+	return b.String()
 }
 
 // jsonEscape escapes v as the inside of a JSON string: always '"', '\\' and

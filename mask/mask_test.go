@@ -213,3 +213,12 @@ func BenchmarkMask16MiBOneSecret(b *testing.B) {
 		m.Mask(msg)
 	}
 }
+
+func TestMaskASCIIEscapedNonASCII(t *testing.T) {
+	m := New(map[string]string{"s": "pässwörd🔑x"})
+	for _, in := range []string{`{"a":"p\u00e4ssw\u00f6rd\ud83d\udd11x"}`, `{"a":"p\u00E4ssw\u00F6rd\uD83D\uDD11x"}`, `{"a":"pässwörd🔑x"}`} {
+		if out, names := m.Mask([]byte(in)); len(names) != 1 || string(out) != `{"a":"[mcpwrap:masked:s]"}` {
+			t.Errorf("Mask(%s) = %s", in, out)
+		}
+	}
+}
