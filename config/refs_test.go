@@ -43,7 +43,7 @@ env = { A = "secret:A", B = "{{ if true }}{{ secret \"B\" }}{{ end }}", C = "lit
 client_id = "c"
 client_secret = "cmd:pass show idp"
 token_url = "https://i.example/t"
-headers = { X-Key = "env:XKEY" }
+headers = { X-Key = "env:XKEY", X-Home = "env:HOME" }
 extra_params = { realm = "r", tenant_key = "secret:TK" }
 `)
 	if err != nil {

@@ -297,17 +297,29 @@ func (s *Server) References() []Use {
 
 // SecretEnvNames lists the environment variables that the configuration reads
 // as secret sources (env:NAME anywhere in it), sorted. They are kept out of
-// every child's environment unless that server's env sets them.
+// every child's environment unless that server's env sets them. Variables a
+// process needs to run at all (PATH, HOME, TMPDIR, LANG, ...) are never
+// listed: reading one through env: does not make it a secret.
 func (c *Config) SecretEnvNames() []string {
 	seen := map[string]bool{}
 	for _, s := range c.Servers {
 		for _, u := range s.References() {
-			if u.Ref.Kind == RefEnv {
+			if u.Ref.Kind == RefEnv && !processEnv(u.Ref.Arg) {
 				seen[u.Ref.Arg] = true
 			}
 		}
 	}
 	return sortedKeys(seen)
+}
+
+func processEnv(name string) bool {
+	u := strings.ToUpper(name)
+	switch u {
+	case "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "TMP", "TEMP", "LANG", "LANGUAGE", "TERM", "TZ",
+		"SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "HOMEDRIVE", "HOMEPATH", "PROGRAMFILES":
+		return true
+	}
+	return strings.HasPrefix(u, "LC_") || strings.HasPrefix(u, "XDG_")
 }
 
 // Resolved holds the values of one server's references for one launch, keyed
