@@ -63,6 +63,9 @@ func TestScripts(t *testing.T) {
 			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, "home", ".config"))
 			e.Setenv("MCPWRAP_STATE_DIR", filepath.Join(e.WorkDir, "state"))
+			// The secret store uses its key file: a test never writes into a
+			// real OS credential store.
+			e.Setenv("MCPWRAP_SECRETS_KEYRING", "off")
 			return os.MkdirAll(filepath.Join(e.WorkDir, "home", ".config"), 0o700)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -58,8 +58,9 @@ func Main(ctx context.Context, argv []string, stdio IO) int {
 type env struct {
 	io       IO
 	log      *slog.Logger
-	reported bool // the error was already printed (refused sessions)
-	notFound bool // an unknown command was reported
+	logOut   *logMaskWriter // under log: masks the launched server's secrets
+	reported bool           // the error was already printed (refused sessions)
+	notFound bool           // an unknown command was reported
 	// configWarned holds the keys the configuration warned about, so that
 	// the OAuth client does not repeat the same warning without file and line.
 	configWarned map[string]bool
@@ -102,7 +103,8 @@ func newApp(e *env) *cli.App {
 			report(e.io.Stderr, withCode(ExitUsage, fmt.Errorf("unknown command %q", name), "run `mcpwrap --help` for the list of commands"))
 		},
 		Before: func(c *cli.Context) error {
-			log, err := newLogger(e.io.Stderr, c.String("log-level"), c.String("log-format"))
+			e.logOut = &logMaskWriter{w: e.io.Stderr}
+			log, err := newLogger(e.logOut, c.String("log-level"), c.String("log-format"))
 			if err != nil {
 				return err
 			}
@@ -138,6 +140,7 @@ func commands(e *env) []*cli.Command {
 		docsCommand(e),
 		helpCommand(e),
 		completeCommand(e),
+		secretCommand(e),
 	}
 }
 
@@ -156,6 +159,10 @@ func (e *env) openStore(c *cli.Context) (*store.Store, error) {
 		return nil, withCode(ExitInternal, fmt.Errorf("state directory: %w", err), "set --state-dir or MCPWRAP_STATE_DIR")
 	}
 	st, err := store.Open(dir, e.log)
+	if errors.Is(err, store.ErrUnsafe) {
+		return nil, withCode(ExitConfig, err,
+			"others could plant files there: chmod 700 "+dir+" and make sure you own it (state files must not be symlinks), or set --state-dir to a private directory")
+	}
 	if err != nil {
 		return nil, withCode(ExitInternal, err, "check that "+dir+" is writable, or set --state-dir")
 	}
@@ -203,6 +210,8 @@ func (e *env) loadConfig(c *cli.Context) (*config.Config, error) {
 		}
 		return nil, err
 	}
+	// Only the launched server's references are resolved, when it launches.
+	cfg.SetResolver(e.secretResolver(c))
 	return cfg, nil
 }
 

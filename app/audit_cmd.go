@@ -317,7 +317,7 @@ func auditFilter(c *cli.Context) (audit.Filter, error) {
 		return f, withCode(ExitUsage, fmt.Errorf("--outcome %q: want success, error, tool_error, denied or no_response", f.Outcome))
 	}
 	switch f.Event {
-	case "", audit.EventRequest, audit.EventSessionStart, audit.EventSessionEnd, audit.EventAuthFailure, audit.EventChildRestart:
+	case "", audit.EventRequest, audit.EventSessionStart, audit.EventSessionEnd, audit.EventAuthFailure, audit.EventChildRestart, audit.EventSecretMasked:
 	default:
 		return f, withCode(ExitUsage, fmt.Errorf("--event %q: want request, session_start, session_end, auth_failure or child_restart", f.Event))
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,7 +21,8 @@ func configCommand(e *env) *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "validate",
-				Usage: "load and check the configuration; errors name file, line and key (exit 78)",
+				Usage: "load and check the configuration and every secret reference; errors name file, line and key (exit 78)",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "server", Usage: "check only this server's secret references"}},
 				Action: func(c *cli.Context) error {
 					cfg, err := e.loadConfig(c)
 					if err != nil {
@@ -32,7 +34,7 @@ func configCommand(e *env) *cli.Command {
 					if len(cfg.Files) == 0 {
 						fmt.Fprintln(e.io.Stdout, "ok: no configuration file found (nothing configured)")
 					}
-					return nil
+					return e.validateReferences(c, cfg, c.String("server"))
 				},
 			},
 			{
@@ -201,4 +203,37 @@ func projectFileArg(c *cli.Context) (string, error) {
 			"name the file: mcpwrap trust path/to/mcpwrap.toml")
 	}
 	return p, nil
+}
+
+// validateReferences resolves the secret references of every server (or of
+// one) and names each that does not resolve, with its hint, on stderr.
+func (e *env) validateReferences(c *cli.Context, cfg *config.Config, only string) error {
+	names := cfg.ServerNames()
+	if only != "" {
+		if _, err := cfg.Server(only); err != nil {
+			return withCode(ExitConfig, err)
+		}
+		names = []string{only}
+	}
+	r := e.secretResolver(c)
+	bad, total := 0, 0
+	for _, n := range names {
+		srv := cfg.Servers[n]
+		total += len(srv.References())
+		for _, err := range srv.CheckReferences(c.Context, r) {
+			bad++
+			fmt.Fprintf(e.io.Stderr, "mcpwrap: unresolvable: %s\n", oneLine(err.Error()))
+			var ce *config.Error
+			if errors.As(err, &ce) && ce.Hint != "" {
+				fmt.Fprintf(e.io.Stderr, "mcpwrap: hint: %s\n", oneLine(ce.Hint))
+			}
+		}
+	}
+	if bad > 0 {
+		return withCode(ExitConfig, fmt.Errorf("%d of %d secret references do not resolve", bad, total))
+	}
+	if total > 0 {
+		fmt.Fprintf(e.io.Stdout, "ok: %d secret references resolve\n", total)
+	}
+	return nil
 }

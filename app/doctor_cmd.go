@@ -30,6 +30,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/auth"
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/secret"
+	"github.com/mcpwrap/mcpwrap/secretstore"
 	"github.com/mcpwrap/mcpwrap/store"
 )
 
@@ -193,8 +194,28 @@ func (d *doctor) checkStore() {
 	}
 	if healthy {
 		d.add(statusOK, "store", "", dir+" is readable and not locked", "")
+		d.checkSecretStore(st)
 	}
 	d.st = st
+}
+
+// checkSecretStore says where the secret store's key is kept.
+func (d *doctor) checkSecretStore(st *store.Store) {
+	ss := secretstore.Open(st, secretstore.Options{NoKeyring: os.Getenv("MCPWRAP_SECRETS_KEYRING") == "off"})
+	b, err := ss.Backend()
+	switch {
+	case err != nil:
+		d.add(statusFail, "secrets", "", err.Error(), "")
+	case b == secretstore.BackendKeyring:
+		d.add(statusOK, "secrets", "", "secret store key is in the OS credential store", "")
+	case b == secretstore.BackendEnv:
+		d.add(statusOK, "secrets", "", "secret store key comes from "+secretstore.EnvKey, "")
+	case b == secretstore.BackendFile:
+		d.add(statusWarn, "secrets", "", "secret store key is in "+filepath.Join(st.Dir(), secretstore.KeyFileName)+" next to the data (no OS credential store was available)",
+			"set "+secretstore.EnvKey+" to keep the key elsewhere, or run where an OS credential store (Keychain, Credential Manager, Secret Service) answers")
+	default:
+		d.add(statusOK, "secrets", "", "no secret stored yet (`mcpwrap secret set NAME`)", "")
+	}
 }
 
 // checkConfig loads the configuration as a launch would and reports the
@@ -318,6 +339,17 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 	} else {
 		d.add(statusOK, "command", name, fmt.Sprintf("%s found at %s", srv.Command, p), "")
 	}
+	for _, err := range srv.CheckReferences(ctx, d.e.secretResolver(d.c)) {
+		hint := ""
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			if ce.Key == "servers."+name+".oauth.client_secret" {
+				continue // the secret check below reports it
+			}
+			hint = ce.Hint
+		}
+		d.add(statusFail, "reference", name, "does not resolve: "+err.Error(), hint)
+	}
 	if srv.OAuth == nil {
 		return
 	}
@@ -338,7 +370,7 @@ func (d *doctor) checkSecret(ctx context.Context, srv *config.Server) (secret.Va
 	name, ref := srv.Name, srv.OAuth.ClientSecret
 	key := "servers." + name + ".oauth.client_secret"
 	kind := "a literal"
-	for _, p := range []string{"env:", "file:", "cmd:"} {
+	for _, p := range []string{"env:", "file:", "cmd:", "secret:"} {
 		if strings.HasPrefix(ref, p) {
 			kind = ref
 			if p == "cmd:" {
@@ -350,7 +382,7 @@ func (d *doctor) checkSecret(ctx context.Context, srv *config.Server) (secret.Va
 		d.add(statusOK, "secret", name, key+" is not set (a public or mTLS client)", "")
 		return secret.Value{}, true
 	}
-	v, err := config.ResolveSecret(ctx, ref)
+	v, err := d.e.secretResolver(d.c).Resolve(ctx, ref)
 	if err != nil {
 		var ce *config.Error
 		hint := ""
@@ -362,7 +394,7 @@ func (d *doctor) checkSecret(ctx context.Context, srv *config.Server) (secret.Va
 	}
 	if kind == "a literal" {
 		d.add(statusWarn, "secret", name, key+" is a literal secret in "+srv.Source,
-			"move it out of the file: client_secret = \"env:NAME\", \"file:PATH\" (mode 600) or \"cmd:COMMAND\"")
+			"move it out of the file: `mcpwrap secret set NAME` and client_secret = \"secret:NAME\" (or env:NAME, file:PATH, cmd:COMMAND)")
 		return v, true
 	}
 	d.add(statusOK, "secret", name, fmt.Sprintf("%s (%s) resolves", key, kind), "")

@@ -71,6 +71,10 @@ func report(stderr io.Writer, err error) int {
 			hints = append(hints, cfgErr.Hint)
 		}
 	}
+	var lce *launchConfigError
+	if errors.As(err, &lce) && ee == nil {
+		code = lce.ExitCode()
+	}
 	msg := strings.TrimPrefix(err.Error(), "mcpwrap: ")
 	fmt.Fprintf(stderr, "mcpwrap: error: %s\n", oneLine(msg))
 	for _, h := range hints {

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/inject"
+	"github.com/mcpwrap/mcpwrap/mask"
 	"github.com/mcpwrap/mcpwrap/policy"
 	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/store"
@@ -119,6 +122,16 @@ func (e *env) execEnv(c *cli.Context, name string) ([]string, []secret.Value, []
 	env, warns, err := inject.Env(os.Environ(), srv, tok)
 	if err != nil {
 		return nil, nil, nil, withCode(ExitConfig, err)
+	}
+	// Every value a reference resolved to is masked in the output as well.
+	e.maskLogsFor(c.Context, srv, tok)
+	if res, err := srv.ResolveSecrets(c.Context); err == nil {
+		named := res.Named()
+		for _, ref := range slices.Sorted(maps.Keys(named)) {
+			if v := named[ref]; len(v.Reveal()) >= mask.MinLen {
+				masks, kinds = append(masks, v), append(kinds, "secret")
+			}
+		}
 	}
 	for _, w := range warns {
 		e.log.Warn(string(w))

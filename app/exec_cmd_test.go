@@ -121,7 +121,9 @@ func TestExecPipesMasksAndPassesExitCode(t *testing.T) {
 	if want := "token=" + mark + " key=" + mark + " plain=visible\n"; r.stdout != want {
 		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
-	if !strings.Contains(r.stderr, "auth=Bearer "+mark) || !strings.Contains(r.stderr, "secret=<mcpwrap:client_secret:") {
+	// The client secret's variable is a secret source: the command does not
+	// inherit it at all.
+	if !strings.Contains(r.stderr, "auth=Bearer "+mark) || !strings.Contains(r.stderr, "secret=\n") {
 		t.Errorf("stderr %q", r.stderr)
 	}
 	if strings.Contains(r.stdout+r.stderr, "tok-1-canary") || strings.Contains(r.stdout+r.stderr, "cli-secret") {

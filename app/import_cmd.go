@@ -25,10 +25,11 @@ func importCommand(e *env) *cli.Command {
 		Description: "Reads the servers of a client configuration (or of FILE) and appends them as [servers.X]\n" +
 			"tables to your mcpwrap configuration: the --config file, else the user file\n" +
 			"(--project: ./mcpwrap.toml). Servers that exist already are skipped.\n\n" +
-			"Literal secrets are never copied: an Enkrypt OAUTH_CLIENT_SECRET becomes\n" +
-			"client_secret = \"env:MCPWRAP_CLIENT_SECRET_<SERVER>\", and a secret in a server's env is\n" +
-			"left out (mcpwrap passes it on from its own environment); the notes printed say what to\n" +
-			"export. With --install the client is then pointed at mcpwrap for every imported server.\n\n" +
+			"Literal secrets are never copied into a TOML file: each one (an env value that looks like a\n" +
+			"credential, an mcp-remote --header value, an Enkrypt OAUTH_CLIENT_SECRET) is stored in\n" +
+			"mcpwrap's encrypted secret store as <SERVER>.<NAME> and referenced as \"secret:<SERVER>.<NAME>\";\n" +
+			"the output lists what was moved. With --install the client is then pointed at mcpwrap for\n" +
+			"every imported server.\n\n" +
 			"Examples:\n" +
 			"  mcpwrap import --from claude-desktop --install\n" +
 			"  mcpwrap import --from enkrypt ~/.enkrypt/enkrypt_mcp_config.json --install --client cursor",
@@ -125,6 +126,22 @@ func (e *env) importAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Literal secrets go into the secret store; the entries reference them.
+	// Only the servers actually added keep theirs (first a dry run to learn
+	// which), and the values are stored before the references are written.
+	moved, err := moveImportSecrets(entries)
+	if err != nil {
+		return withCode(ExitInternal, err)
+	}
+	if len(moved) > 0 {
+		pre, err := clients.AppendServers(target, entries, from+" ("+srcPath+")", true)
+		if err != nil {
+			return withCode(ExitConfig, err)
+		}
+		if moved, err = e.storeMoved(c, moved, pre.Added); err != nil {
+			return err
+		}
+	}
 	res, err := clients.AppendServers(target, entries, from+" ("+srcPath+")", c.Bool("dry-run"))
 	if err != nil {
 		return withCode(ExitConfig, err)
@@ -137,6 +154,7 @@ func (e *env) importAction(c *cli.Context) error {
 	} else {
 		fmt.Fprintf(out, "nothing imported into %s\n", target)
 	}
+	e.printMoved(moved, c.Bool("dry-run"))
 	var exports []string
 	for _, n := range res.Notes {
 		fmt.Fprintf(out, "note: %s: %s\n", n.Server, n.Text)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/mcpwrap/mcpwrap/clients"
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/secretstore"
 )
 
 // clientFlags are the flags that pick a client file.
@@ -36,11 +38,11 @@ func installCommand(e *env) *cli.Command {
 			"--all-servers wraps every server the client has (importing those mcpwrap lacks).\n\n" +
 			"Example: mcpwrap install github --client claude-desktop --dry-run\n" +
 			"         mcpwrap install --all-servers --client cursor",
-		Flags: append(clientFlags(),
+		Flags: append(append(clientFlags(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the change as a diff and write nothing"},
 			&cli.StringFlag{Name: "binary", Usage: "write this mcpwrap `PATH` instead of the running binary's (symlinks resolved)"},
 			&cli.BoolFlag{Name: "all-servers", Usage: "wrap every server of the client: import those mcpwrap lacks, then point each at mcpwrap"},
-		),
+		), installPrincipalFlags()...),
 		BashComplete: e.completeServers,
 		Action: func(c *cli.Context) error {
 			if c.Bool("all-servers") {
@@ -63,11 +65,26 @@ func installCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			oldTok, hadTok := entryToken(loc, name)
+			pt, err := e.addPrincipalToken(c, &launch)
+			if err != nil {
+				return err
+			}
 			res, err := in.Install(c.Context, loc, name, launch, c.Bool("dry-run"))
 			if err != nil {
+				if pt != nil {
+					e.revokeEntryToken(c, pt.raw, "the install failed")
+				}
 				return clientErr(err)
 			}
 			e.printInstall(c, res)
+			if pt != nil {
+				fmt.Fprintf(e.io.Stdout, "wrote principal token %s of %s into the entry as %s: the one credential kept in %s (`mcpwrap uninstall %s` revokes it)\n",
+					pt.id, pt.principal, identity.EnvToken, loc.Path, name)
+				if hadTok && !oldTok.Equal(pt.raw) {
+					e.revokeEntryToken(c, oldTok, "replaced by the new one")
+				}
+			}
 			return nil
 		},
 	}
@@ -94,9 +111,13 @@ func uninstallCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			tok, hadTok := entryToken(loc, name)
 			res, err := in.Uninstall(c.Context, loc, name, c.Bool("dry-run"))
 			if err != nil {
 				return clientErr(err)
+			}
+			if hadTok && res.Changed && !c.Bool("dry-run") {
+				defer e.revokeEntryToken(c, tok, "the entry that carried it is gone")
 			}
 			out := e.io.Stdout
 			switch {
@@ -213,7 +234,10 @@ func (e *env) installer(c *cli.Context) (*clients.Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clients.Installer{RecordDir: filepath.Join(st.Dir(), "client-installs"), Lock: st}, nil
+	// The replaced entries may hold literal secrets: the record keeps them
+	// encrypted under the secret store's key.
+	ss := secretstore.Open(st, secretstore.Options{Logger: e.log, NoKeyring: os.Getenv("MCPWRAP_SECRETS_KEYRING") == "off"})
+	return &clients.Installer{RecordDir: filepath.Join(st.Dir(), "client-installs"), Lock: st, Sealer: ss}, nil
 }
 
 // checkServer warns when the server is not configured, or is defined in a

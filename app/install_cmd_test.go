@@ -161,8 +161,7 @@ func TestImportInstallRoundTrip(t *testing.T) {
 	}
 	for _, want := range []string{
 		"imported github into " + cfg,
-		"note: github: export GITHUB_PERSONAL_ACCESS_TOKEN",
-		"set in the environment mcpwrap runs in: GITHUB_PERSONAL_ACCESS_TOKEN",
+		"secret: github: moved env GITHUB_PERSONAL_ACCESS_TOKEN into the secret store as github.GITHUB_PERSONAL_ACCESS_TOKEN",
 		"replaced the \"github\" entry in " + claude,
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -173,16 +172,35 @@ func TestImportInstallRoundTrip(t *testing.T) {
 		t.Error("the secret was printed")
 	}
 	toml, _ := os.ReadFile(cfg)
-	if strings.Contains(string(toml), "ghp_0123") || !strings.Contains(string(toml), "[servers.github]") || !strings.HasPrefix(string(toml), "# mine\n") {
+	if strings.Contains(string(toml), "ghp_0123") || !strings.Contains(string(toml), "[servers.github]") || !strings.HasPrefix(string(toml), "# mine\n") ||
+		!strings.Contains(string(toml), `GITHUB_PERSONAL_ACCESS_TOKEN = "secret:github.GITHUB_PERSONAL_ACCESS_TOKEN"`) || !strings.Contains(string(toml), `GITHUB_TOOLSETS = "repos"`) {
 		t.Errorf("mcpwrap file:\n%s", toml)
 	}
 	b, _ := os.ReadFile(claude)
 	if strings.Contains(string(b), "ghp_0123") || !strings.Contains(string(b), `"args": ["--config", "`+cfg+`", "--state-dir"`) {
 		t.Errorf("client file:\n%s", b)
 	}
-	// The imported server validates.
-	if r := runSetup(t, nil, "--config", cfg, "config", "validate"); r.code != 0 {
-		t.Errorf("config validate: %d %s", r.code, r.stderr)
+	// What install keeps for uninstall holds the replaced entry encrypted:
+	// the PAT is in no file of the state directory in the clear.
+	_ = filepath.WalkDir(filepath.Join(home, "state"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), "ghp_0123") {
+				t.Errorf("%s holds the PAT in the clear", p)
+			}
+		}
+		return nil
+	})
+	// The imported server validates, its reference resolves, and the server
+	// gets its PAT from the store.
+	if r := runSetup(t, nil, "--config", cfg, "config", "validate"); r.code != 0 || !strings.Contains(r.stdout, "ok: 1 secret references resolve") {
+		t.Errorf("config validate: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	out := filepath.Join(home, "child-env")
+	if r := runSetup(t, nil, "--config", cfg, "exec", "github", "--", "sh", "-c", `printf %s "$GITHUB_PERSONAL_ACCESS_TOKEN" > "$0"`, out); r.code != 0 {
+		t.Errorf("exec: %d %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "ghp_0123456789abcdefghijABCDEFGHIJ012345" {
+		t.Errorf("the imported server got %d bytes for its PAT, not the value from the client file", len(b))
 	}
 	r = runSetup(t, nil, "uninstall", "github", "--client", "claude-desktop", "--config-file", claude)
 	if r.code != 0 {
@@ -219,7 +237,7 @@ func TestImportEnkryptInstall(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"MCPWRAP_CLIENT_SECRET_ECHO_SERVER", "added \"echo_server\" to " + cursor, "Enkrypt gateway's own entry"} {
+	for _, want := range []string{"moved OAUTH_CLIENT_SECRET into the secret store as echo_server.client_secret", "added \"echo_server\" to " + cursor, "Enkrypt gateway's own entry"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}

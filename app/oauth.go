@@ -13,22 +13,57 @@ import (
 	"github.com/mcpwrap/mcpwrap/auth"
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/inject"
+	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/store"
 )
+
+// resolvedSettings resolves the server's references (this server's only) and
+// returns its OAuth settings with the client secret, headers and extra
+// parameters in the clear. A reference that does not resolve is a
+// configuration error naming the key (exit 78).
+func resolvedSettings(ctx context.Context, srv *config.Server) (auth.Settings, error) {
+	res, err := srv.ResolveSecrets(ctx)
+	if err != nil {
+		return auth.Settings{}, withCode(ExitConfig, err)
+	}
+	var sec secret.Value
+	if srv.OAuth.ClientSecret != "" {
+		sec, _ = res.Value(config.ParseRef(srv.OAuth.ClientSecret))
+		if r := config.ParseRef(srv.OAuth.ClientSecret); !r.IsReference() {
+			sec = secret.New(r.Arg)
+		}
+	}
+	s := auth.SettingsFrom(srv.Name, srv.OAuth, sec)
+	plain := func(m map[string]string) map[string]string {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			r := config.ParseRef(v)
+			if rv, ok := res.Value(r); ok && r.IsReference() {
+				out[k] = rv.Reveal()
+				s.Sensitive = append(s.Sensitive, rv)
+			} else {
+				out[k] = r.Arg
+			}
+		}
+		return out
+	}
+	s.Headers, s.ExtraParams = plain(srv.OAuth.Headers), plain(srv.OAuth.ExtraParams)
+	return s, nil
+}
 
 // oauthSource builds the cached token source of a server with OAuth over cache
 // (the store, or a session's sessionCache). The client secret is resolved
 // here, at the last moment, and only lives in the client.
 func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) (*auth.Source, error) {
-	sec, err := config.ResolveSecret(c.Context, srv.OAuth.ClientSecret)
+	settings, err := resolvedSettings(c.Context, srv)
 	if err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) && ce.Key == "" {
-			ce.Key = "servers." + srv.Name + ".oauth.client_secret"
-		}
-		return nil, withCode(ExitConfig, err)
+		return nil, err
 	}
-	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
+	e.maskLogsFor(c.Context, srv, nil)
+	client, err := auth.NewClient(settings, auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
 	if err != nil {
 		return nil, authErr(err)
 	}

@@ -83,6 +83,7 @@ func setupHome(t *testing.T) string {
 	t.Setenv("MCPWRAP_STATE_DIR", filepath.Join(home, "state"))
 	t.Setenv("MCPWRAP_CONFIG", "")
 	t.Setenv("NO_COLOR", "1")
+	t.Setenv("MCPWRAP_SECRETS_KEYRING", "off") // the key file backend: no session bus in tests
 	return home
 }
 

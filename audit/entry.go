@@ -20,6 +20,10 @@ const (
 	EventSessionEnd   = "session_end"
 	EventAuthFailure  = "auth_failure"
 	EventChildRestart = "child_restart"
+	// EventSecretMasked: a message from the server held an injected secret
+	// or token, replaced by [mcpwrap:masked:NAME]; reason names the secrets
+	// (never a value), method and request_id say which message.
+	EventSecretMasked = "secret_masked"
 )
 
 // Decisions.

@@ -156,8 +156,9 @@ func TestWriterSpoolsWhileLockedAndNextWriterMerges(t *testing.T) {
 		t.Errorf("spool mode %#o", fi.Mode().Perm())
 	}
 	data, _ := os.ReadFile(files[0])
-	if n := bytes.Count(data, []byte("\n")); n != 10 {
-		t.Errorf("spool has %d lines, want 10", n)
+	// Ten records and the line that authenticates them.
+	if n := bytes.Count(data, []byte("\n")); n != 11 || !bytes.Contains(data, []byte("\n#mcpwrap-spool-mac-v1 ")) {
+		t.Errorf("spool has %d lines, want 10 records and a MAC line", n)
 	}
 	release()
 

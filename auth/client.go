@@ -56,6 +56,9 @@ type Settings struct {
 	CA             string            // PEM bundle trusted in addition to the system roots
 	CertFile       string            // mTLS client certificate (PEM)
 	KeyFile        string            // mTLS client key (PEM)
+	// Sensitive are more values never to repeat in an error (header and
+	// parameter values that came from secret references).
+	Sensitive []secret.Value
 }
 
 // Token is an access token and what is known about it.
@@ -392,7 +395,7 @@ func (c *Client) toToken(ot *oauth2.Token, sent time.Time) (*Token, error) {
 			return nil, &Error{
 				Op: OpFetch, Server: c.s.Server, Code: "",
 				Err: fmt.Errorf("%w (missing [%s]): requested [%s], granted [%s]", ErrScopeMismatch,
-					strings.Join(missing, " "), strings.Join(c.s.Scopes, " "), strings.Join(granted, " ")),
+					strings.Join(missing, " "), strings.Join(c.s.Scopes, " "), showScopes(granted)),
 				Hint: "grant the client the missing scopes at the issuer, or change " + c.key("scopes") +
 					" (" + c.key("validate_scopes") + " = false accepts the smaller grant)",
 			}
@@ -524,6 +527,7 @@ func cloneSettings(s Settings) Settings {
 	s.Resource = slices.Clone(s.Resource)
 	s.ExtraParams = maps.Clone(s.ExtraParams)
 	s.Headers = maps.Clone(s.Headers)
+	s.Sensitive = slices.Clone(s.Sensitive)
 	return s
 }
 

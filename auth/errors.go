@@ -6,9 +6,7 @@ package auth
 // user should make lives in Hint, which the CLI prints on its own line.
 
 import (
-	"encoding/base64"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -97,30 +95,6 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// scrub makes endpoint-supplied text (an error code or error_description) fit
-// for an error string: one line, at most 200 runes, and with the client secret
-// (raw, form-encoded, or inside a Basic header) and any given token cut out,
-// should the endpoint echo them.
-func (c *Client) scrub(d string, tokens ...string) string {
-	sensitive := tokens
-	if sec := c.s.ClientSecret.Reveal(); sec != "" {
-		basic := url.QueryEscape(c.s.ClientID) + ":" + url.QueryEscape(sec)
-		sensitive = append(sensitive, sec, url.QueryEscape(sec), url.PathEscape(sec),
-			base64.StdEncoding.EncodeToString([]byte(basic)),
-			base64.StdEncoding.EncodeToString([]byte(c.s.ClientID+":"+sec)))
-	}
-	for _, s := range sensitive {
-		if s != "" {
-			d = strings.ReplaceAll(d, s, "[redacted]")
-		}
-	}
-	d = strings.TrimSpace(oneLine(d))
-	if r := []rune(d); len(r) > 200 {
-		d = string(r[:200]) + "…"
-	}
-	return d
 }
 
 // key names a setting of this server for hints: servers.<name>.oauth.<k>.

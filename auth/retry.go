@@ -137,7 +137,11 @@ func (c *Client) classify(ctx context.Context, op string, err error, info *respo
 // httpError describes an endpoint's non-success answer.
 // tokens are values to cut out of the endpoint's text besides the secret.
 func (c *Client) httpError(op string, status int, code, desc, ctype string, header http.Header, tokens ...string) *Error {
-	code = c.scrub(code, tokens...)
+	code = c.scrubCode(code, tokens...)
+	codeHidden := strings.HasPrefix(code, "[")
+	if codeHidden {
+		code = "" // not repeated, and no hint is chosen by it
+	}
 	what := "token endpoint"
 	if op == OpRevoke {
 		what = "revocation endpoint"
@@ -156,7 +160,9 @@ func (c *Client) httpError(op string, status int, code, desc, ctype string, head
 	if status != 0 {
 		fmt.Fprintf(&b, " HTTP %d", status)
 	}
-	if code != "" {
+	if codeHidden {
+		b.WriteString(" an error code that is not shown (a credential, or characters outside RFC 6749's set)")
+	} else if code != "" {
 		fmt.Fprintf(&b, " %s", code)
 		if d := c.scrub(desc, tokens...); d != "" {
 			fmt.Fprintf(&b, ": %q", d)

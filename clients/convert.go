@@ -126,9 +126,17 @@ func RenderServer(e Entry, origin string) (string, []Note) {
 			remoteArgs = append(remoteArgs, "--transport", "sse-only")
 		}
 		names := sortedKeys(e.Headers)
+		var static string
 		for _, h := range names {
 			v := e.Headers[h]
 			switch {
+			case e.OAuth == nil && static == "" && isMovedSecret(v):
+				// A credential header import moved into the secret store:
+				// sent as the static header (header/header_value).
+				static = h
+				fmt.Fprintf(&b, "header = %s\nheader_value = %s\n", tomlString(h), tomlString(v))
+			case isMovedSecret(v):
+				note("header %s: only one header can be sent from the secret store (header/header_value); it was not imported", h)
 			case strings.EqualFold(h, "Authorization"):
 				note("header Authorization was not imported: mcpwrap sends `Authorization: Bearer <token>` from [servers.%s.oauth]; add client credentials there", e.Name)
 			case IsSecret(h, v) || isReference(v):
@@ -172,6 +180,9 @@ func RenderServer(e Entry, origin string) (string, []Note) {
 			note("env %q is not a valid variable name and was not imported", k)
 		case strings.HasPrefix(k, "MCPWRAP_"):
 			note("env %s is an mcpwrap control variable and was not imported", k)
+		case strings.HasPrefix(v, config.RefSecret):
+			// Moved into mcpwrap's secret store by import (see MovedSecret).
+			env = append(env, tomlKey(k)+" = "+tomlString(v))
 		case v == "${env:"+k+"}" || v == "${"+k+"}" || v == "$"+k:
 			fmt.Fprintf(&b, "# %s: passed on from mcpwrap's environment\n", k)
 			notes = append(notes, Note{Server: e.Name, Export: k,
@@ -195,7 +206,9 @@ func RenderServer(e Entry, origin string) (string, []Note) {
 		b.WriteString("\n" + key("oauth"))
 		fmt.Fprintf(&b, "version = %s\n", tomlString(o.Version))
 		fmt.Fprintf(&b, "client_id = %s\n", tomlString(o.ClientID))
-		if o.ClientSecret != "" {
+		if strings.HasPrefix(o.ClientSecret, config.RefSecret) {
+			fmt.Fprintf(&b, "client_secret = %s\n", tomlString(o.ClientSecret))
+		} else if o.ClientSecret != "" {
 			v := SecretVar(e.Name)
 			fmt.Fprintf(&b, "client_secret = %s\n", tomlString("env:"+v))
 			notes = append(notes, Note{Server: e.Name, Export: v,
@@ -296,6 +309,12 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isMovedSecret reports whether v is a value import put into the secret store:
+// a secret:NAME reference or a template over {{ secret "NAME" }}.
+func isMovedSecret(v string) bool {
+	return strings.HasPrefix(v, config.RefSecret) || strings.Contains(v, `{{ secret "`)
 }
 
 // escapeTemplate keeps a literal value literal: env values are Go templates.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,9 @@ var (
 type Launch struct {
 	Command string
 	Args    []string
+	// Env is written as the entry's env (install --principal: MCPWRAP_TOKEN,
+	// the one credential that must live in the client's file); nil writes none.
+	Env map[string]string
 }
 
 // Locker excludes other mcpwrap processes from a client file while it is
@@ -52,7 +56,18 @@ type Installer struct {
 	LockTimeout time.Duration
 	// Now stamps backups and records; nil means time.Now.
 	Now func() time.Time
+	// Sealer, when set, encrypts the replaced entries in the record (they
+	// may hold a literal secret); nil keeps them as they are.
+	Sealer Sealer
 }
+
+// Sealer encrypts and decrypts a record's original entries.
+type Sealer interface {
+	Seal(ctx context.Context, purpose string, plain []byte) ([]byte, error)
+	Open(ctx context.Context, purpose string, sealed []byte) ([]byte, error)
+}
+
+const sealPurpose = "client-install-record"
 
 // DefaultLockTimeout is how long Install and Uninstall wait for the lock.
 const DefaultLockTimeout = 10 * time.Second
@@ -268,13 +283,24 @@ func entryJSON(c Client, l Launch) jsonObject {
 		obj = append(obj, jsonField{"type", "stdio"})
 	}
 	obj = append(obj, jsonField{"command", l.Command}, jsonField{"args", append([]string{}, l.Args...)})
+	if len(l.Env) > 0 {
+		var env jsonObject
+		for _, k := range sortedKeys(l.Env) {
+			env = append(env, jsonField{k, l.Env[k]})
+		}
+		obj = append(obj, jsonField{"env", env})
+	}
 	return obj
 }
 
 func entryTOML(keys []string, name string, l Launch) string {
-	return "[" + toml.Key(append(append([]string{}, keys...), name)).String() + "]\n" +
+	s := "[" + toml.Key(append(append([]string{}, keys...), name)).String() + "]\n" +
 		"command = " + tomlString(l.Command) + "\n" +
 		"args = " + tomlStrings(l.Args) + "\n"
+	if len(l.Env) > 0 {
+		s += "env = " + inlineTable(l.Env) + "\n"
+	}
+	return s
 }
 
 func setEntry(loc Location, src []byte, name string, l Launch) ([]byte, error) {
@@ -479,8 +505,9 @@ func onlyEmptyObjects(v any) bool {
 // launchOf decodes the command line of raw, the text of loc's entry name.
 func launchOf(loc Location, raw []byte, name string) (Launch, bool) {
 	var e struct {
-		Command commandField `json:"command"` // a string, or OpenCode's [command, args...]
-		Args    []string     `json:"args"`
+		Command commandField      `json:"command"` // a string, or OpenCode's [command, args...]
+		Args    []string          `json:"args"`
+		Env     map[string]string `json:"env"`
 	}
 	if loc.Format == FormatTOML {
 		var m map[string]any
@@ -504,17 +531,35 @@ func launchOf(loc Location, raw []byte, name string) (Launch, bool) {
 			}
 			l.Args = append(l.Args, s)
 		}
+		if env, ok := t["env"].(map[string]any); ok {
+			l.Env = map[string]string{}
+			for k, v := range env {
+				if s, ok := v.(string); ok {
+					l.Env[k] = s
+				}
+			}
+		}
 		return l, true
 	}
 	if err := decodeJSONC(raw, &e); err != nil {
 		return Launch{}, false
 	}
-	return Launch{e.Command.cmd, append(e.Command.args, e.Args...)}, true
+	return Launch{Command: e.Command.cmd, Args: append(e.Command.args, e.Args...), Env: e.Env}, true
 }
 
 func isLaunch(loc Location, raw []byte, name string, l Launch) bool {
 	got, ok := launchOf(loc, raw, name)
-	return ok && got.Command == l.Command && slices.Equal(got.Args, l.Args)
+	return ok && got.Command == l.Command && slices.Equal(got.Args, l.Args) && maps.Equal(got.Env, l.Env)
+}
+
+// EntryLaunch returns what the entry name of the client file src launches
+// (command, args, env), and false when there is no such entry.
+func EntryLaunch(loc Location, src []byte, name string) (Launch, bool) {
+	raw, err := getEntry(loc, src, name)
+	if err != nil || raw == nil {
+		return Launch{}, false
+	}
+	return launchOf(loc, raw, name)
 }
 
 // isOurs reports whether raw launches `mcpwrap run name` (whatever the path
@@ -612,6 +657,7 @@ type entryRecord struct {
 	// Original is the raw text of the entry install replaced; nil when there
 	// was none (uninstall then removes the entry).
 	Original  *string   `json:"original"`
+	Sealed    []byte    `json:"sealed,omitempty"` // Original encrypted by the Installer's Sealer
 	Installed time.Time `json:"installed"`
 }
 
@@ -638,6 +684,21 @@ func (in *Installer) loadRecord(path string) (*record, error) {
 	if rec.Servers == nil {
 		rec.Servers = map[string]entryRecord{}
 	}
+	for name, r := range rec.Servers {
+		if r.Sealed == nil {
+			continue
+		}
+		if in.Sealer == nil {
+			return nil, fmt.Errorf("read install record %s: the replaced entry of %q is encrypted", in.recordPath(path), name)
+		}
+		plain, err := in.Sealer.Open(context.Background(), sealPurpose, r.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("read install record %s: %w", in.recordPath(path), err)
+		}
+		s := string(plain)
+		r.Original, r.Sealed = &s, nil
+		rec.Servers[name] = r
+	}
 	return rec, nil
 }
 
@@ -654,6 +715,21 @@ func (in *Installer) saveRecord(path string, rec *record) error {
 	}
 	if err := os.MkdirAll(in.RecordDir, 0o700); err != nil {
 		return fmt.Errorf("write install record: %w", err)
+	}
+	if in.Sealer != nil {
+		sealed := *rec
+		sealed.Servers = make(map[string]entryRecord, len(rec.Servers))
+		for name, r := range rec.Servers {
+			if r.Original != nil {
+				ct, err := in.Sealer.Seal(context.Background(), sealPurpose, []byte(*r.Original))
+				if err != nil {
+					return fmt.Errorf("write install record: %w", err)
+				}
+				r.Original, r.Sealed = nil, ct
+			}
+			sealed.Servers[name] = r
+		}
+		rec = &sealed
 	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

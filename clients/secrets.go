@@ -46,13 +46,14 @@ func IsSecret(name, value string) bool {
 }
 
 // isReference reports whether v refers to a secret instead of holding one:
-// ${VAR}, ${env:VAR}, ${input:id} (VS Code), $VAR, {{ template }}, env:/file:/cmd:.
+// ${VAR}, ${env:VAR}, ${input:id} (VS Code), $VAR, {{ template }}, env:/file:/cmd:/secret:.
 func isReference(v string) bool {
 	switch {
 	case strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}"),
 		strings.HasPrefix(v, "$") && reEnvName().MatchString(v[1:]),
 		strings.Contains(v, "{{"),
-		strings.HasPrefix(v, "env:"), strings.HasPrefix(v, "file:"), strings.HasPrefix(v, "cmd:"):
+		strings.HasPrefix(v, "env:"), strings.HasPrefix(v, "file:"), strings.HasPrefix(v, "cmd:"),
+		strings.HasPrefix(v, "secret:"):
 		return true
 	}
 	return false

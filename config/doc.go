@@ -32,7 +32,7 @@
 // file: [deployment], [principals] and [audit] in a project file are
 // configuration errors (move them to the user file or use --config), so a
 // repository can never widen what the user allows. A trusted project server may
-// still reference the user's secrets (client_secret = "env:NAME"); trusting the
+// still reference the user's secrets (client_secret = "env:NAME" or "secret:NAME"); trusting the
 // file is what allows that, which is why trust is tied to the file's hash.
 //
 // # Validation
@@ -42,9 +42,11 @@
 // (parsed and executed once against sample TemplateData, so {{ .Foo }} fails),
 // URLs and contradictions (version "2.1" or enforce_https with an http token
 // URL, a server with neither command nor url, oauth without client_id or
-// token_url, mtls with only one of cert and key). An env: client_secret must
-// name a variable that is set; file: and cmd: references are resolved only by
-// ResolveSecret. The first problem in file order is returned as an *Error; the
+// token_url, mtls with only one of cert and key). Secret references (see
+// secretref.go) are checked for form at load but resolved only for the server
+// being launched (Server.ResolveSecrets), so one server's unset variable never
+// stops another; Server.CheckReferences resolves them all for `config
+// validate`. The first problem in file order is returned as an *Error; the
 // CLI maps every *Error to exit 78.
 //
 // Relative paths (cwd, ca, mtls, file: references) are resolved against the

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -89,6 +89,7 @@ type rawMTLS struct {
 type rawInject struct {
 	EnvNames *[]string `toml:"env_names"`
 	OnExpiry *string   `toml:"on_expiry"`
+	Mask     *bool     `toml:"mask"`
 }
 
 type rawPrincipal struct {
@@ -168,6 +169,9 @@ type fileParser struct {
 	md    toml.MetaData
 	lines lineIndex
 	warns []Warning
+	// refLines: line of each value that may hold a reference, by dotted key,
+	// so that a reference that fails at launch names file and line.
+	refLines map[string]int
 }
 
 // parseFile decodes and validates data as the file at p (absolute). mode is the
@@ -653,7 +657,7 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		RemoteArgs:      r.RemoteArgs,
 		Header:          defaultHeader,
 		HeaderValue:     defaultHeaderValue,
-		Inject:          Inject{EnvNames: slices.Clone(DefaultEnvNames), OnExpiry: "restart"},
+		Inject:          Inject{EnvNames: slices.Clone(DefaultEnvNames), OnExpiry: "restart", Mask: true},
 	}
 	if r.Command != nil {
 		if strings.TrimSpace(*r.Command) == "" {
@@ -689,10 +693,11 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 			if !isEnvName(k) {
 				return nil, fp.errAt(p, "use letters, digits and '_', not starting with a digit", "invalid environment variable name %q", k)
 			}
-			if err := fp.template(p, r.Env[k]); err != nil {
+			v, err := fp.refValue(p, r.Env[k], true)
+			if err != nil {
 				return nil, err
 			}
-			s.Env[k] = r.Env[k]
+			s.Env[k] = v
 		}
 	}
 	if r.Cwd != nil {
@@ -733,10 +738,11 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		if strings.TrimSpace(*r.HeaderValue) == "" {
 			return nil, fp.errAt(p, `e.g. header_value = "Bearer {{ .AccessToken }}"`, "must not be empty")
 		}
-		if err := fp.template(p, *r.HeaderValue); err != nil {
+		v, err := fp.refValue(p, *r.HeaderValue, true)
+		if err != nil {
 			return nil, err
 		}
-		s.HeaderValue = *r.HeaderValue
+		s.HeaderValue, s.HeaderSet = v, true
 	}
 	if r.OAuth != nil {
 		o, err := fp.oauth(key(base, "oauth"), r.OAuth)
@@ -755,12 +761,24 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 			}
 			s.Inject.EnvNames = *r.Inject.EnvNames
 		}
+		if r.Inject.Mask != nil {
+			s.Inject.Mask = *r.Inject.Mask
+			if !s.Inject.Mask {
+				fp.warnAt(key(ip, "mask"), "secret masking is off for this server: values it prints reach the client (and a model) as they are")
+			}
+		}
 		if r.Inject.OnExpiry != nil {
 			if err := fp.oneOf(key(ip, "on_expiry"), *r.Inject.OnExpiry, "restart", "none"); err != nil {
 				return nil, err
 			}
 			s.Inject.OnExpiry = *r.Inject.OnExpiry
 		}
+	}
+	s.refLines = fp.refLines
+	if s.HeaderSet && s.OAuth == nil && usesToken(s.HeaderValue) {
+		return nil, fp.errAt(key(base, "header_value"),
+			fmt.Sprintf(`add [servers.%s.oauth], or send a static value: header_value = "secret:NAME" or 'Bearer {{ secret "NAME" }}'`, name),
+			"uses the access token, but the server has no [oauth] to obtain one")
 	}
 	if s.IsRemote() && (r.Inject == nil || r.Inject.EnvNames == nil) {
 		// mcp-remote needs the token only as its header (MCPWRAP_AUTH_HEADER);
@@ -782,8 +800,8 @@ func (fp *fileParser) oauth(base []string, r *rawOAuth) (*OAuth, error) {
 		DefaultTTL:     defaultTTL,
 		Scopes:         r.Scopes,
 		Resource:       r.Resource,
-		ExtraParams:    r.ExtraParams,
-		Headers:        r.Headers,
+		ExtraParams:    maps.Clone(r.ExtraParams),
+		Headers:        maps.Clone(r.Headers),
 	}
 	if r.Version != nil {
 		if err := fp.oneOf(key(base, "version"), *r.Version, "2.0", "2.1"); err != nil {
@@ -851,6 +869,14 @@ func (fp *fileParser) oauth(base []string, r *rawOAuth) (*OAuth, error) {
 		if !isHeaderName(h) {
 			return nil, fp.errAt(key(base, "headers", h), "", "invalid header name %q", h)
 		}
+		if o.Headers[h], err = fp.refValue(key(base, "headers", h), r.Headers[h], false); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range fp.inFileOrder(key(base, "extra_params"), r.ExtraParams) {
+		if o.ExtraParams[k], err = fp.refValue(key(base, "extra_params", k), r.ExtraParams[k], false); err != nil {
+			return nil, err
+		}
 	}
 	if o.CA, err = fp.stringPath(key(base, "ca"), r.CA); err != nil {
 		return nil, err
@@ -898,38 +924,72 @@ func (fp *fileParser) endpoint(p []string, raw string, o *OAuth) (string, error)
 	return raw, nil
 }
 
-// clientSecret checks a client_secret reference without resolving it: env:
-// variables must be set now (a launch would fail later anyway), file: paths are
-// made absolute, cmd: is left for launch time, and a literal secret in a file
-// others can read is a warning.
+// clientSecret checks a client_secret reference without resolving it (only
+// the launched server's references are resolved, at launch; `config validate`
+// resolves them all), and warns about a literal secret in a file others can
+// read.
 func (fp *fileParser) clientSecret(p []string, ref string, o *OAuth) error {
-	switch {
-	case strings.HasPrefix(ref, refEnv):
-		name := strings.TrimPrefix(ref, refEnv)
-		if !isEnvName(name) {
-			return fp.errAt(p, "write env:NAME", "invalid environment variable name %q", name)
+	v, err := fp.refValue(p, ref, false)
+	if err != nil {
+		return err
+	}
+	if r := ParseRef(v); !r.IsReference() && r.Arg != "" && fp.mode&0o077 != 0 {
+		fp.warnAt(p, "literal client secret in a file readable by group or others (mode %#o); chmod 600 %s or use env:, file:, cmd: or secret:",
+			fp.mode.Perm(), fp.file.Path)
+	}
+	o.ClientSecret = v
+	return nil
+}
+
+// refValue checks a value that may be a secret reference, without resolving
+// it: env: and secret: must name a valid variable or secret, file: is made
+// absolute (relative to this file), cmd: must name a command. A plain value is
+// a template when template is set (env, header_value). literal:TEXT is kept as
+// written (it is unwrapped when used).
+func (fp *fileParser) refValue(p []string, v string, template bool) (string, error) {
+	if fp.refLines == nil {
+		fp.refLines = map[string]int{}
+	}
+	fp.refLines[strings.Join(p, ".")] = fp.lines.lineOf(p)
+	r := ParseRef(v)
+	switch r.Kind {
+	case RefEnv:
+		if !isEnvName(r.Arg) {
+			return "", fp.errAt(p, "write env:NAME", "invalid environment variable name %q", r.Arg)
 		}
-		if v, ok := os.LookupEnv(name); !ok || v == "" {
-			return fp.errAt(p, fmt.Sprintf("export %s, or change %s", name, toml.Key(p)), "environment variable %s is not set", name)
+	case RefFile:
+		if r.Arg == "" {
+			return "", fp.errAt(p, "write file:PATH", "secret file reference names no file")
 		}
-	case strings.HasPrefix(ref, refFile):
-		f := strings.TrimPrefix(ref, refFile)
-		if f == "" {
-			return fp.errAt(p, "write file:PATH", "secret file reference names no file")
+		return RefFile + fp.path(r.Arg), nil
+	case RefCmd:
+		if strings.TrimSpace(r.Arg) == "" {
+			return "", fp.errAt(p, "write cmd:COMMAND", "secret command reference names no command")
 		}
-		ref = refFile + fp.path(f)
-	case strings.HasPrefix(ref, refCmd):
-		if strings.TrimSpace(strings.TrimPrefix(ref, refCmd)) == "" {
-			return fp.errAt(p, "write cmd:COMMAND", "secret command reference names no command")
+	case RefSecret:
+		if !isName(r.Arg) {
+			return "", fp.errAt(p, "write secret:NAME with letters, digits, '.', '_' and '-'", "invalid secret name %q", r.Arg)
 		}
+	case RefLiteral:
 	default:
-		if ref != "" && fp.mode&0o077 != 0 {
-			fp.warnAt(p, "literal client secret in a file readable by group or others (mode %#o); chmod 600 %s or use env:, file: or cmd:",
-				fp.mode.Perm(), fp.file.Path)
+		if template {
+			if err := fp.template(p, v); err != nil {
+				return "", err
+			}
 		}
 	}
-	o.ClientSecret = ref
-	return nil
+	return v, nil
+}
+
+// usesToken reports whether a header_value depends on the access token.
+func usesToken(v string) bool {
+	if ParseRef(v).Kind != "" {
+		return false
+	}
+	sfn := func(string) (string, error) { return "s", nil }
+	a, err1 := renderTemplate("", v, TemplateData{AccessToken: "a", TokenType: "A"}, sfn)
+	b, err2 := renderTemplate("", v, TemplateData{AccessToken: "b", TokenType: "B"}, sfn)
+	return err1 != nil || err2 != nil || a != b
 }
 
 func (fp *fileParser) principal(name string, r *rawPrincipal) (*Principal, error) {

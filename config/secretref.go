@@ -1,5 +1,22 @@
 package config
 
+// Secret references. A value that can hold a credential (servers.*.env values,
+// header_value, oauth.client_secret, oauth.headers, oauth.extra_params) is
+// either a reference, written as the whole value, or a literal:
+//
+//	env:NAME       the variable's value; unset or empty is an error
+//	file:PATH      the file's contents minus one trailing newline; ~ is
+//	               expanded, a relative path is relative to the defining
+//	               file; a file others can read is refused (checkPrivate)
+//	cmd:COMMAND    stdout of `sh -c COMMAND`, trimmed; 10s timeout
+//	secret:NAME    the value kept by `mcpwrap secret set NAME`
+//	literal:TEXT   TEXT exactly as written, even when it starts with one of
+//	               the prefixes above (and, in env, never read as a template)
+//
+// Anything else is a literal (for env and header_value: a template). Errors
+// name the key, the variable, file or store entry, and the command's exit
+// status; never a value or the command's output.
+
 import (
 	"bytes"
 	"context"
@@ -9,66 +26,148 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpwrap/mcpwrap/secret"
 )
 
-// Secret reference prefixes for client_secret.
+// Reference prefixes.
 const (
-	refEnv  = "env:"
-	refFile = "file:"
-	refCmd  = "cmd:"
+	RefEnv     = "env:"
+	RefFile    = "file:"
+	RefCmd     = "cmd:"
+	RefSecret  = "secret:"
+	RefLiteral = "literal:"
+)
+
+// Kept for the older unexported names used across the package.
+const (
+	refEnv  = RefEnv
+	refFile = RefFile
+	refCmd  = RefCmd
 )
 
 // cmdTimeout bounds a cmd: reference (a password manager that waits for a
 // prompt must not hang a launch forever).
 const cmdTimeout = 10 * time.Second
 
-// ResolveSecret turns a client_secret reference into its value:
-//
-//	env:NAME     the variable's value; unset or empty is an error
-//	file:PATH    the file's contents minus one trailing newline; ~ is expanded;
-//	             a file readable by group or others is refused
-//	cmd:COMMAND  stdout of `sh -c COMMAND`, trimmed; 10s timeout (or ctx);
-//	             a non-zero exit is an error
-//	anything else is the literal secret
-//
-// Failures are *Error values (the CLI exits 78). Their text names the variable,
-// file or command's exit status, never a secret value or the command's output.
+// Ref is a parsed value. Kind is one of the Ref* prefixes, or "" for a plain
+// value (a literal, or a template where templates are allowed). Arg is what
+// follows the prefix (the whole value when Kind is "").
+type Ref struct {
+	Kind string
+	Arg  string
+}
+
+// ParseRef splits v into its reference kind and argument.
+func ParseRef(v string) Ref {
+	for _, p := range []string{RefEnv, RefFile, RefCmd, RefSecret, RefLiteral} {
+		if strings.HasPrefix(v, p) {
+			return Ref{Kind: p, Arg: v[len(p):]}
+		}
+	}
+	return Ref{Arg: v}
+}
+
+// IsReference reports whether the value is read from somewhere else (env:,
+// file:, cmd:, secret:), as opposed to written in the file.
+func (r Ref) IsReference() bool {
+	return r.Kind != "" && r.Kind != RefLiteral
+}
+
+// String is the value as written.
+func (r Ref) String() string { return r.Kind + r.Arg }
+
+// SecretLookup reads a secret:NAME reference from the secret store. It returns
+// an error wrapping ErrSecretNotFound for a name the store does not have.
+type SecretLookup func(ctx context.Context, name string) (secret.Value, error)
+
+// ErrSecretNotFound is wrapped by a SecretLookup for an unknown name.
+var ErrSecretNotFound = errors.New("secret not found")
+
+// Resolver resolves references. The zero Resolver reads the process
+// environment and has no secret store (a secret: reference is then an error).
+type Resolver struct {
+	LookupEnv func(string) (string, bool) // nil = os.LookupEnv
+	Secrets   SecretLookup                // nil = no store
+}
+
+// ResolveSecret resolves ref with the zero Resolver. A plain value is the
+// literal secret.
 func ResolveSecret(ctx context.Context, ref string) (secret.Value, error) {
-	switch {
-	case strings.HasPrefix(ref, refEnv):
-		name := strings.TrimPrefix(ref, refEnv)
-		if name == "" {
+	return (&Resolver{}).Resolve(ctx, ref)
+}
+
+// Resolve turns ref into its value. Failures are *Error values (exit 78) whose
+// Hint says what to do.
+func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error) {
+	p := ParseRef(ref)
+	switch p.Kind {
+	case RefEnv:
+		if p.Arg == "" {
 			return secret.Value{}, &Error{Msg: "secret reference \"env:\" names no variable", Hint: "write env:NAME"}
 		}
-		v, ok := os.LookupEnv(name)
+		look := r.LookupEnv
+		if look == nil {
+			look = os.LookupEnv
+		}
+		v, ok := look(p.Arg)
 		if !ok || v == "" {
 			return secret.Value{}, &Error{
-				Msg:  fmt.Sprintf("environment variable %s is not set", name),
-				Hint: fmt.Sprintf("export %s before starting mcpwrap", name),
+				Msg:  fmt.Sprintf("environment variable %s is not set", p.Arg),
+				Hint: fmt.Sprintf("export %s where the client starts mcpwrap (GUI clients do not read shell profiles), or keep it in the store: mcpwrap secret import --from-env %s", p.Arg, p.Arg),
 			}
 		}
 		return secret.New(v), nil
-
-	case strings.HasPrefix(ref, refFile):
-		p := strings.TrimPrefix(ref, refFile)
-		if p == "" {
+	case RefFile:
+		if p.Arg == "" {
 			return secret.Value{}, &Error{Msg: "secret reference \"file:\" names no file", Hint: "write file:PATH"}
 		}
 		home, _ := os.UserHomeDir()
-		p = expandHome(p, home)
-		return readSecretFile(p)
-
-	case strings.HasPrefix(ref, refCmd):
-		command := strings.TrimPrefix(ref, refCmd)
-		if strings.TrimSpace(command) == "" {
+		return readSecretFile(expandHome(p.Arg, home))
+	case RefCmd:
+		if strings.TrimSpace(p.Arg) == "" {
 			return secret.Value{}, &Error{Msg: "secret reference \"cmd:\" names no command", Hint: "write cmd:COMMAND"}
 		}
-		return runSecretCommand(ctx, command)
+		return runSecretCommand(ctx, p.Arg)
+	case RefSecret:
+		if !isName(p.Arg) {
+			return secret.Value{}, &Error{Msg: fmt.Sprintf("invalid secret name %q", p.Arg), Hint: "use letters, digits, '.', '_' and '-'"}
+		}
+		if r.Secrets == nil {
+			return secret.Value{}, &Error{Msg: fmt.Sprintf("secret %s: no secret store available", p.Arg)}
+		}
+		v, err := r.Secrets(ctx, p.Arg)
+		if errors.Is(err, ErrSecretNotFound) {
+			return secret.Value{}, &Error{
+				Msg:  fmt.Sprintf("secret %s is not in the secret store", p.Arg),
+				Hint: fmt.Sprintf("store it with `mcpwrap secret set %s` (it reads the value from stdin or a prompt)", p.Arg),
+				Err:  ErrSecretNotFound,
+			}
+		}
+		if err != nil {
+			return secret.Value{}, &Error{Msg: fmt.Sprintf("secret %s: %v", p.Arg, err), Hint: "run `mcpwrap doctor` to check the secret store", Err: err}
+		}
+		return v, nil
+	case RefLiteral:
+		return secret.New(p.Arg), nil
 	}
 	return secret.New(ref), nil
+}
+
+// checkPrivate refuses a secret file that others may read. It is the one
+// place that decides what "private" means, so that another OS can swap it
+// (Unix: no group or other permission bits).
+func checkPrivate(p string, st os.FileInfo) error {
+	if st.Mode().Perm()&0o077 != 0 {
+		return &Error{
+			File: p,
+			Msg:  fmt.Sprintf("secret file is readable by group or others (mode %#o); refusing to use it", st.Mode().Perm()),
+			Hint: "chmod 600 " + p,
+		}
+	}
+	return nil
 }
 
 func readSecretFile(p string) (secret.Value, error) {
@@ -88,12 +187,8 @@ func readSecretFile(p string) (secret.Value, error) {
 	if !st.Mode().IsRegular() {
 		return secret.Value{}, &Error{File: p, Msg: "secret file is not a regular file"}
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return secret.Value{}, &Error{
-			File: p,
-			Msg:  fmt.Sprintf("secret file is readable by group or others (mode %#o); refusing to use it", st.Mode().Perm()),
-			Hint: "chmod 600 " + p,
-		}
+	if err := checkPrivate(p, st); err != nil {
+		return secret.Value{}, err
 	}
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(f); err != nil {
@@ -157,4 +252,195 @@ func expandHome(p, home string) string {
 		return filepath.Join(home, p[2:])
 	}
 	return p
+}
+
+// Use is one reference a server makes: the dotted key that holds it and the
+// reference. A `secret "NAME"` call in a template is a Use of secret:NAME.
+type Use struct {
+	Key string
+	Ref Ref
+}
+
+// References lists every reference the server makes, in a stable order:
+// env values, header_value, oauth client_secret, headers, extra_params.
+func (s *Server) References() []Use {
+	var out []Use
+	base := "servers." + s.Name + "."
+	add := func(key, v string, template bool) {
+		r := ParseRef(v)
+		switch {
+		case r.IsReference():
+			out = append(out, Use{Key: key, Ref: r})
+		case r.Kind == "" && template:
+			for _, n := range templateSecrets(v) {
+				out = append(out, Use{Key: key, Ref: Ref{Kind: RefSecret, Arg: n}})
+			}
+		}
+	}
+	for _, k := range sortedKeys(s.Env) {
+		add(base+"env."+k, s.Env[k], true)
+	}
+	add(base+"header_value", s.HeaderValue, true)
+	if o := s.OAuth; o != nil {
+		if o.ClientSecret != "" {
+			add(base+"oauth.client_secret", o.ClientSecret, false)
+		}
+		for _, k := range sortedKeys(o.Headers) {
+			add(base+"oauth.headers."+k, o.Headers[k], false)
+		}
+		for _, k := range sortedKeys(o.ExtraParams) {
+			add(base+"oauth.extra_params."+k, o.ExtraParams[k], false)
+		}
+	}
+	return out
+}
+
+// SecretEnvNames lists the environment variables that the configuration reads
+// as secret sources (env:NAME anywhere in it), sorted. They are kept out of
+// every child's environment unless that server's env sets them. Variables a
+// process needs to run at all (PATH, HOME, TMPDIR, LANG, ...) are never
+// listed: reading one through env: does not make it a secret.
+func (c *Config) SecretEnvNames() []string {
+	seen := map[string]bool{}
+	for _, s := range c.Servers {
+		for _, u := range s.References() {
+			if u.Ref.Kind == RefEnv && !processEnv(u.Ref.Arg) {
+				seen[u.Ref.Arg] = true
+			}
+		}
+	}
+	return sortedKeys(seen)
+}
+
+func processEnv(name string) bool {
+	u := strings.ToUpper(name)
+	switch u {
+	case "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "TMP", "TEMP", "LANG", "LANGUAGE", "TERM", "TZ",
+		"SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "HOMEDRIVE", "HOMEPATH", "PROGRAMFILES":
+		return true
+	}
+	return strings.HasPrefix(u, "LC_") || strings.HasPrefix(u, "XDG_")
+}
+
+// Resolved holds the values of one server's references for one launch, keyed
+// by the reference as written. It is filled by Server.ResolveSecrets.
+type Resolved struct {
+	vals map[string]secret.Value
+}
+
+// Value returns the value of r, when it was resolved.
+func (r *Resolved) Value(ref Ref) (secret.Value, bool) {
+	if r == nil {
+		return secret.Value{}, false
+	}
+	v, ok := r.vals[ref.String()]
+	return v, ok
+}
+
+// Named returns every resolved value with the reference it came from (e.g.
+// "secret:GH", "env:IDP_SECRET"), for masking what the child sends back.
+func (r *Resolved) Named() map[string]secret.Value {
+	out := make(map[string]secret.Value, len(r.vals))
+	for k, v := range r.vals {
+		out[k] = v
+	}
+	return out
+}
+
+// refState is shared by the copies of a Server (the launcher copies it), so
+// that a launch resolves its references once.
+type refState struct {
+	mu       sync.Mutex
+	resolver *Resolver
+	done     *Resolved
+	scrub    []string
+}
+
+// SetResolver attaches r to every server: ResolveSecrets uses it, and each
+// server learns which variables the configuration reads as secrets.
+func (c *Config) SetResolver(r *Resolver) {
+	scrub := c.SecretEnvNames()
+	for _, s := range c.Servers {
+		s.refs = &refState{resolver: r, scrub: scrub}
+	}
+}
+
+// ScrubEnv lists the variables to remove from this server's inherited
+// environment (see SecretEnvNames); nil before SetResolver.
+func (s *Server) ScrubEnv() []string {
+	if s.refs == nil {
+		return nil
+	}
+	return s.refs.scrub
+}
+
+// ResolveSecrets resolves every reference of this server (only this one), once
+// per launch; later calls return the same values. The first failure is an
+// *Error naming the key that holds the reference; it is not remembered, so a
+// later call tries again.
+func (s *Server) ResolveSecrets(ctx context.Context) (*Resolved, error) {
+	if s.refs == nil {
+		s.refs = &refState{resolver: &Resolver{}}
+	}
+	st := s.refs
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done != nil {
+		return st.done, nil
+	}
+	res, errs := s.resolveUses(ctx, st.resolver, true)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	st.done = res
+	return res, nil
+}
+
+// CheckReferences resolves every reference of the server and returns one
+// *Error per reference that does not resolve (for `config validate`).
+func (s *Server) CheckReferences(ctx context.Context, r *Resolver) []error {
+	_, errs := s.resolveUses(ctx, r, false)
+	return errs
+}
+
+func (s *Server) resolveUses(ctx context.Context, r *Resolver, stop bool) (*Resolved, []error) {
+	uses := s.References()
+	if r == nil {
+		r = &Resolver{}
+	}
+	res := &Resolved{vals: map[string]secret.Value{}}
+	var errs []error
+	for _, u := range uses {
+		k := u.Ref.String()
+		if _, ok := res.vals[k]; ok {
+			continue
+		}
+		v, err := r.Resolve(ctx, k)
+		if err != nil {
+			errs = append(errs, s.refError(u.Key, err))
+			if stop {
+				return nil, errs
+			}
+			continue
+		}
+		res.vals[k] = v
+	}
+	return res, errs
+}
+
+// refError names the file, line and key of the reference in a resolution
+// error (a file: error names the secret file instead of the config file).
+func (s *Server) refError(key string, err error) error {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		ce = &Error{Msg: err.Error(), Err: err}
+	}
+	cp := *ce
+	if cp.Key == "" {
+		cp.Key = key
+	}
+	if cp.File == "" {
+		cp.File, cp.Line = s.Source, s.refLines[key]
+	}
+	return &cp
 }

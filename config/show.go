@@ -48,8 +48,10 @@ func (c *Config) ServerNames() []string {
 }
 
 // Redacted returns a deep copy fit for display: a literal client secret becomes
-// "[redacted]"; env:, file: and cmd: references are kept as they are (they name
-// where the secret lives, not the secret). Templates are kept.
+// "[redacted]", and so does every literal in env, header_value, oauth.headers
+// and oauth.extra_params that looks like a credential (see LooksSecret);
+// references are kept as they are (they name where the secret lives, not the
+// secret). Templates are kept.
 func (c *Config) Redacted() *Config {
 	out := &Config{
 		Deployment: c.Deployment,
@@ -62,7 +64,10 @@ func (c *Config) Redacted() *Config {
 	for n, s := range c.Servers {
 		cp := *s
 		cp.Args = slices.Clone(s.Args)
-		cp.Env = maps.Clone(s.Env)
+		cp.Env = redactMap(s.Env)
+		if LooksSecret(s.Header, s.HeaderValue) {
+			cp.HeaderValue = redactedMarker
+		}
 		cp.RemoteCommand = slices.Clone(s.RemoteCommand)
 		cp.RemoteArgs = slices.Clone(s.RemoteArgs)
 		cp.Inject.EnvNames = slices.Clone(s.Inject.EnvNames)
@@ -70,8 +75,8 @@ func (c *Config) Redacted() *Config {
 			o := *s.OAuth
 			o.Scopes = slices.Clone(o.Scopes)
 			o.Resource = slices.Clone(o.Resource)
-			o.ExtraParams = maps.Clone(o.ExtraParams)
-			o.Headers = maps.Clone(o.Headers)
+			o.ExtraParams = redactMap(o.ExtraParams)
+			o.Headers = redactMap(o.Headers)
 			if o.MTLS != nil {
 				m := *o.MTLS
 				o.MTLS = &m
@@ -104,7 +109,7 @@ func cloneRules(r Rules) Rules {
 const redactedMarker = "[redacted]"
 
 func redactSecretRef(ref string) string {
-	if ref == "" || strings.HasPrefix(ref, refEnv) || strings.HasPrefix(ref, refFile) || strings.HasPrefix(ref, refCmd) {
+	if ref == "" || ParseRef(ref).IsReference() {
 		return ref
 	}
 	return redactedMarker
@@ -176,6 +181,7 @@ type showMTLS struct {
 type showInject struct {
 	EnvNames []string `toml:"env_names"`
 	OnExpiry string   `toml:"on_expiry"`
+	Mask     bool     `toml:"mask"`
 }
 
 type showPrincipal struct {
@@ -264,14 +270,16 @@ func toShowServer(s *Server) *showServer {
 		Command: s.Command, Args: s.Args, Env: s.Env, Cwd: s.Cwd,
 		ShutdownGrace: formatDuration(s.ShutdownGrace), MaxMessageBytes: s.MaxMessageBytes,
 		URL: s.URL, Remote: s.Remote,
-		Inject: showInject{EnvNames: s.Inject.EnvNames, OnExpiry: s.Inject.OnExpiry},
+		Inject: showInject{EnvNames: s.Inject.EnvNames, OnExpiry: s.Inject.OnExpiry, Mask: s.Inject.Mask},
 	}
 	if ss.Inject.EnvNames == nil {
 		ss.Inject.EnvNames = []string{}
 	}
 	if s.IsRemote() {
 		ss.RemoteCommand, ss.RemoteArgs = s.RemoteCommand, s.RemoteArgs
-		ss.Header, ss.HeaderValue = s.Header, s.HeaderValue
+		if s.OAuth != nil || s.HeaderSet {
+			ss.Header, ss.HeaderValue = s.Header, s.HeaderValue
+		}
 	}
 	if o := s.OAuth; o != nil {
 		so := &showOAuth{

@@ -69,7 +69,7 @@ type Server struct {
 
 	Command string
 	Args    []string
-	Env     map[string]string // values are Go templates (already parse-validated)
+	Env     map[string]string // values are references (see ParseRef) or Go templates (already parse-validated)
 	Cwd     string            // absolute; relative values resolved against the defining file's dir
 
 	ShutdownGrace   time.Duration // default 5s
@@ -80,17 +80,25 @@ type Server struct {
 	RemoteCommand []string // default ["npx","-y","mcp-remote@0.15.1"]
 	RemoteArgs    []string
 	Header        string // default "Authorization"
-	HeaderValue   string // default "Bearer {{ .AccessToken }}"
+	HeaderValue   string // default "Bearer {{ .AccessToken }}"; a reference or template
+	// HeaderSet: header_value was written in the file. A remote server
+	// without [oauth] sends it as a static header.
+	HeaderSet bool
 
 	OAuth  *OAuth // nil when no [servers.X.oauth]
 	Inject Inject
+
+	// refs resolves this server's secret references once per launch; shared
+	// by copies of the Server (see SetResolver, ResolveSecrets).
+	refs     *refState
+	refLines map[string]int // line of each reference-holding key in Source
 }
 
 // OAuth is a [servers.X.oauth] table: the client-credentials settings.
 type OAuth struct {
 	Version        string // "2.0" | "2.1" (default "2.1")
 	ClientID       string
-	ClientSecret   string // unresolved reference (env:/file:/cmd:/literal); see ResolveSecret
+	ClientSecret   string // unresolved reference (env:/file:/cmd:/secret:/literal); see Resolver
 	TokenURL       string
 	Scopes         []string
 	Audience       string
@@ -102,10 +110,10 @@ type OAuth struct {
 	ExpiryBuffer   time.Duration // default 5m
 	DefaultTTL     time.Duration // default 1h
 	RevocationURL  string
-	ExtraParams    map[string]string
-	Headers        map[string]string
-	CA             string // ~ expanded, relative resolved against the file's dir
-	MTLS           *MTLS  // nil if absent
+	ExtraParams    map[string]string // values may be references
+	Headers        map[string]string // values may be references
+	CA             string            // ~ expanded, relative resolved against the file's dir
+	MTLS           *MTLS             // nil if absent
 }
 
 // MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.
@@ -119,6 +127,9 @@ type MTLS struct {
 type Inject struct {
 	EnvNames []string // default DefaultEnvNames
 	OnExpiry string   // "restart" (default) | "none"
+	// Mask (default true): every injected secret and token is replaced by
+	// [mcpwrap:masked:NAME] in what the server sends back (see package mask).
+	Mask bool
 }
 
 // Principal is a [principals.NAME] table. It comes only from the user file or

@@ -45,6 +45,9 @@ func runMain(m *testing.M) int {
 	// The mcpwrap binary under test is built with -race, which otherwise sleeps
 	// a second at every exit; children inherit this.
 	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	// mcpwrap's secret store uses its key file: no test writes into a real OS
+	// credential store (the keyring backend has its own test, see .ci/run).
+	os.Setenv("MCPWRAP_SECRETS_KEYRING", "off")
 	wd, err := os.Getwd()
 	if err != nil {
 		return fatalMain("getwd: %v", err)

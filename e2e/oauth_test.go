@@ -187,6 +187,10 @@ func TestOAuth(t *testing.T) {
 			t.Fatalf("server env has no OAUTH_ACCESS_TOKEN")
 		}
 		checkInjected(t, env, tok)
+		// The client secret's variable is a secret source: the server never sees it.
+		if v, ok := env[secretEnv]; ok {
+			t.Errorf("server env has %s (%d bytes): the OAuth client secret reached the server", secretEnv, len(v))
+		}
 		if !regexp.MustCompile(`mcpwrap: warn[a-z]*: .*AUTHORIZATION`).MatchString(run.Stderr) || strings.Contains(run.Stderr, "stale-parent-value") {
 			t.Errorf("stderr should warn that AUTHORIZATION from the environment is replaced, without its value:\n%s", truncate(run.Stderr, 4096))
 		}

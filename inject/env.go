@@ -4,11 +4,14 @@
 // It owns the rules of DESIGN.md §7: which MCPWRAP_* control variables never reach
 // the child, which names a token is injected under, how `env` templates render,
 // and how a remote server is launched through mcp-remote without the token ever
-// appearing in an argument. It does no I/O and starts no process.
+// appearing in an argument. It starts no process of its own; its only I/O is
+// resolving the server's secret references through config, once per launch.
 package inject
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,7 +41,18 @@ type Warning string
 // plus the server's rendered `env`, plus the token under the injection names
 // (tok may be nil for a server without OAuth). Injected names win over the same
 // names from the parent or the config, with a warning.
+//
+// The server's secret references are resolved first, once per launch (see
+// config.Server.ResolveSecrets; the caller may do it earlier to report a
+// failure before anything starts). A variable the configuration reads as a
+// secret source (env:NAME anywhere in it) is not inherited: the child sees it
+// only when its own env sets it.
 func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, error) {
+	res, err := srv.ResolveSecrets(context.Background())
+	if err != nil {
+		return nil, nil, err
+	}
+	scrub := srv.ScrubEnv()
 	vars := make(map[string]string, len(parent)+len(srv.Env)+8)
 	origin := make(map[string]string)
 	var order []string
@@ -51,7 +65,7 @@ func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, 
 	}
 	for _, kv := range parent {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(k, ControlPrefix) {
+		if !ok || strings.HasPrefix(k, ControlPrefix) || slices.Contains(scrub, k) {
 			continue
 		}
 		set(k, v, "parent")
@@ -63,7 +77,7 @@ func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, 
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		v, err := config.RenderTemplate("servers."+srv.Name+".env."+k, srv.Env[k], data)
+		v, err := config.RenderValue("servers."+srv.Name+".env."+k, srv.Env[k], data, res)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,6 +1,7 @@
 package inject
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -34,7 +35,10 @@ func Argv(srv *config.Server, env []string, tok *Token, stateDir string) ([]stri
 	} else {
 		argv = append([]string{srv.Command}, srv.Args...)
 	}
-	if tok != nil && !tok.AccessToken.Empty() {
+	hasToken := tok != nil && !tok.AccessToken.Empty()
+	// A server without [oauth] sends header_value as a static header (a
+	// reference or a template over secret "NAME"), with the same rules.
+	if hasToken || (srv.OAuth == nil && srv.HeaderSet) {
 		header := srv.Header
 		if header == "" {
 			header = "Authorization"
@@ -43,7 +47,11 @@ func Argv(srv *config.Server, env []string, tok *Token, stateDir string) ([]stri
 		if tmpl == "" {
 			tmpl = "Bearer {{ .AccessToken }}"
 		}
-		val, err := config.RenderTemplate("servers."+srv.Name+".header_value", tmpl, templateData(tok))
+		res, err := srv.ResolveSecrets(context.Background())
+		if err != nil {
+			return nil, nil, err
+		}
+		val, err := config.RenderValue("servers."+srv.Name+".header_value", tmpl, templateData(tok), res)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -31,7 +31,9 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -135,10 +137,18 @@ func (s *Store) AppendAudit(pending [][]byte, seal AuditSeal) (merged int, err e
 			return merged, err
 		}
 		aside := bad.path + ".corrupt"
+		if bad.forged {
+			aside = bad.path + forgedSpoolTail
+		}
 		if rerr := os.Rename(bad.path, aside); errors.Is(rerr, fs.ErrNotExist) {
 			continue // another merger set it aside first
 		} else if rerr != nil {
 			return 0, fmt.Errorf("store: set aside audit spool %q: %w", bad.path, rerr)
+		}
+		if bad.forged {
+			s.log.Warn("store: audit spool file is not authenticated (planted, or not written by mcpwrap for this state directory); quarantined it and left its entries out of the log",
+				"path", bad.path, "moved_to", aside)
+			continue
 		}
 		s.log.Warn("store: audit spool file is unreadable; set it aside and left its entries out of the log",
 			"path", bad.path, "moved_to", aside, "error", bad.err)
@@ -147,8 +157,9 @@ func (s *Store) AppendAudit(pending [][]byte, seal AuditSeal) (merged int, err e
 
 // badSpoolError is a spool file whose contents seal refused.
 type badSpoolError struct {
-	path string
-	err  error
+	path   string
+	err    error
+	forged bool // no valid MAC: not written by an mcpwrap of this state dir
 }
 
 func (e *badSpoolError) Error() string {
@@ -198,6 +209,12 @@ func (s *Store) appendAuditOnce(pending [][]byte, seal AuditSeal) (int, error) {
 		if err != nil {
 			return err
 		}
+		var spoolKey []byte
+		if len(names) > 0 {
+			if spoolKey, err = s.spoolKey(false); err != nil {
+				return fmt.Errorf("store: append audit: %w", err)
+			}
+		}
 		for _, name := range names {
 			h := s.holdSpool(name)
 			if h == nil {
@@ -207,7 +224,10 @@ func (s *Store) appendAuditOnce(pending [][]byte, seal AuditSeal) (int, error) {
 			if spools.Get([]byte(name)) != nil {
 				continue // merged before a crash kept it from being removed
 			}
-			lines, err := h.lines()
+			lines, err := h.lines(spoolKey)
+			if errors.Is(err, errUnauthenticated) {
+				return &badSpoolError{path: h.path, err: err, forged: true}
+			}
 			if err != nil {
 				return fmt.Errorf("store: read audit spool %q: %w", h.path, err)
 			}
@@ -263,7 +283,11 @@ func (s *Store) SpoolAudit(pending [][]byte) (path string, err error) {
 	name := fmt.Sprintf("%s%d-%016x%s%s", spoolPrefix, os.Getpid(), spoolClock(), hex.EncodeToString(rnd[:]), spoolSuffix)
 	path = filepath.Join(s.dir, name)
 	tmp := filepath.Join(s.dir, "."+name+".tmp")
-	if err := writeSpool(tmp, pending); err != nil {
+	key, err := s.spoolKey(true)
+	if err != nil {
+		return "", fmt.Errorf("store: spool audit: %w", err)
+	}
+	if err := writeSpool(tmp, name, key, pending); err != nil {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("store: spool audit %q: %w", path, err)
 	}
@@ -275,8 +299,8 @@ func (s *Store) SpoolAudit(pending [][]byte) (path string, err error) {
 	return path, nil
 }
 
-func writeSpool(path string, pending [][]byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+func writeSpool(path, name string, key []byte, pending [][]byte) error {
+	f, err := OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -285,6 +309,7 @@ func writeSpool(path string, pending [][]byte) error {
 		_, _ = w.Write(raw)
 		_ = w.WriteByte('\n')
 	}
+	_, _ = w.WriteString(spoolMACPrefix + spoolMAC(key, name, pending) + "\n")
 	err = w.Flush()
 	if err == nil {
 		err = f.Sync()
@@ -412,8 +437,11 @@ type heldSpool struct {
 // that was locked (merged and removed meanwhile).
 func (s *Store) holdSpool(name string) *heldSpool {
 	path := filepath.Join(s.dir, name)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
+		if errors.Is(err, ErrUnsafe) {
+			s.log.Warn("store: audit spool file is a symlink or not yours; left it out of the log", "path", path, "error", err)
+		}
 		return nil
 	}
 	ok, err := tryLockFile(f)
@@ -436,8 +464,9 @@ func (s *Store) holdSpool(name string) *heldSpool {
 	return h
 }
 
-// lines returns the non-empty lines of the held file.
-func (h *heldSpool) lines() ([][]byte, error) {
+// lines returns the records of the held file, after checking the MAC line
+// that ends it (errUnauthenticated when it is missing or wrong).
+func (h *heldSpool) lines(key []byte) ([][]byte, error) {
 	if _, err := h.f.Seek(0, 0); err != nil {
 		return nil, err
 	}
@@ -449,7 +478,89 @@ func (h *heldSpool) lines() ([][]byte, error) {
 			out = append(out, bytes.Clone(line))
 		}
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 || !bytes.HasPrefix(out[len(out)-1], []byte(spoolMACPrefix)) {
+		return nil, errUnauthenticated
+	}
+	got := out[len(out)-1][len(spoolMACPrefix):]
+	recs := out[:len(out)-1]
+	want := spoolMAC(key, filepath.Base(h.path), recs)
+	if key == nil || !hmac.Equal(got, []byte(want)) {
+		return nil, errUnauthenticated
+	}
+	return recs, nil
+}
+
+// Spool files are authenticated: the last line is an HMAC-SHA256, under the
+// state directory's spool key (spool.key, 0600), of the file's name and its
+// records. A spool file without a valid one was not written by an mcpwrap of
+// this state directory (planted, or damaged) and is set aside, never merged.
+const (
+	spoolMACPrefix  = "#mcpwrap-spool-mac-v1 "
+	spoolKeyName    = "spool.key"
+	spoolKeyLen     = 32
+	forgedSpoolTail = ".unauthenticated"
+)
+
+var errUnauthenticated = errors.New("spool file is not authenticated by this state directory's spool key")
+
+func spoolMAC(key []byte, name string, recs [][]byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(name))
+	for _, r := range recs {
+		m.Write([]byte{'\n'})
+		m.Write(bytes.TrimSpace(r)) // as lines reads them back
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// spoolKey reads the spool key, creating it when create is set and there is
+// none. A missing key without create is (nil, nil): no spool can verify.
+func (s *Store) spoolKey(create bool) ([]byte, error) {
+	path := filepath.Join(s.dir, spoolKeyName)
+	for range 2 {
+		f, err := OpenFile(path, os.O_RDONLY, 0)
+		if err == nil {
+			b := make([]byte, spoolKeyLen+1)
+			n, _ := f.Read(b)
+			_ = f.Close()
+			if n != spoolKeyLen {
+				return nil, fmt.Errorf("spool key %q is damaged", path)
+			}
+			return b[:n], nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("spool key: %w", err)
+		}
+		if !create {
+			return nil, nil
+		}
+		key := make([]byte, spoolKeyLen)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		f, err = OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue // another process made it first: read theirs
+		}
+		if err != nil {
+			return nil, fmt.Errorf("spool key: %w", err)
+		}
+		_, err = f.Write(key)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("spool key: %w", err)
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("spool key %q: cannot be read", path)
 }
 
 func (h *heldSpool) release() {

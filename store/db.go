@@ -140,7 +140,7 @@ func (s *Store) withDBOnce(path string, deadline time.Time, fn func(*bolt.DB) er
 		// can make this wait. Zero would mean "wait forever".
 		Timeout: max(time.Until(deadline), time.Millisecond),
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
-			fh, err := os.OpenFile(name, flag, perm)
+			fh, err := OpenFile(name, flag, perm)
 			if err == nil {
 				file = fh
 			}
@@ -207,6 +207,9 @@ func (s *Store) openError(path string, err error) error {
 // ("file size too small"), so anything that is not an OS error counts as
 // corruption.
 func isCorruption(err error) bool {
+	if errors.Is(err, ErrUnsafe) {
+		return false // a planted file is refused, never replaced
+	}
 	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
 		return true
 	}

@@ -42,7 +42,7 @@ func (s *Store) lockKey(ctx context.Context, key string) (func(), error) {
 	sum := sha256.Sum256([]byte(key))
 	path := filepath.Join(dir, hex.EncodeToString(sum[:])[:16]+".lock")
 	// Lock files are never removed; see the package documentation.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

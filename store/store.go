@@ -54,9 +54,10 @@ func WithClock(now func() time.Time) Option {
 }
 
 // Open prepares dir as a state directory: it creates it (and its parents) with
-// mode 0700 and warns through logger when an existing directory or bbolt file
-// is reachable by group or others. It opens no bbolt file; a nil logger
-// discards warnings.
+// mode 0700, refuses (ErrUnsafe) a directory that group or others may write
+// or that another user owns, or whose bbolt files are symlinks, and warns
+// through logger when the directory or a bbolt file is readable by group or
+// others. It opens no bbolt file; a nil logger discards warnings.
 func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("store: open: empty state directory: %w", ErrInvalid)
@@ -82,10 +83,21 @@ func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("store: open %q: not a directory", abs)
 	}
+	// A directory others can write to, or that another user owns, lets them
+	// plant files (a symlink named cache.db, a forged audit spool): refused.
+	if err := checkOwner(abs, fi); err != nil {
+		return nil, fmt.Errorf("store: open state directory: %w", err)
+	}
+	if err := checkModes(abs, fi); err != nil {
+		return nil, fmt.Errorf("store: open state directory: %w", err)
+	}
 	s.warnLoose(abs, fi)
 	for _, name := range []string{stateFileName, cacheFileName} {
 		p := filepath.Join(abs, name)
-		if fi, err := os.Stat(p); err == nil {
+		if fi, err := os.Lstat(p); err == nil {
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("store: open %q: %w: a state file is a symlink", p, ErrUnsafe)
+			}
 			s.warnLoose(p, fi)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("store: open %q: %w", p, err)
