@@ -27,11 +27,14 @@ func execCommand(e *env) *cli.Command {
 		ArgsUsage: "<server> [-- command args...]",
 		Description: "The command gets exactly the environment the server would get from `mcpwrap run`:\n" +
 			"the server's env, and for a server with OAuth the access token under the injection\n" +
-			"names (MCPWRAP_ACCESS_TOKEN, AUTHORIZATION, ...). Without a command, $SHELL starts.\n\n" +
+			"names (MCPWRAP_ACCESS_TOKEN, AUTHORIZATION, ...). Without a command, $SHELL starts\n" +
+			"(%ComSpec% on Windows).\n\n" +
 			"On a terminal the command runs under a pseudo-terminal (window size changes are\n" +
-			"passed on); otherwise its output goes through pipes. Either way every occurrence of the\n" +
-			"raw token in its output is shown as <mcpwrap:token:FINGERPRINT>. Exits with the\n" +
-			"command's exit code (128+N when signal N ended it).\n\n" +
+			"passed on); otherwise its output goes through pipes. On Windows it always runs with\n" +
+			"pipes (no pseudo-terminal): interactive programs may buffer their output or not see a\n" +
+			"terminal. Either way every occurrence of the raw token in its output is shown as\n" +
+			"<mcpwrap:token:FINGERPRINT>. Exits with the command's exit code (128+N when signal N\n" +
+			"ended it; on Windows the command's own 32-bit code).\n\n" +
 			"Example: mcpwrap exec github -- sh -c 'curl -sH \"Authorization: $AUTHORIZATION\" https://api.github.com/user'",
 		BashComplete: e.completeServers,
 		Action: func(c *cli.Context) error {
@@ -48,11 +51,7 @@ func execCommand(e *env) *cli.Command {
 				return err
 			}
 			if len(argv) == 0 {
-				sh := os.Getenv("SHELL")
-				if sh == "" {
-					sh = "/bin/sh"
-				}
-				argv = []string{sh}
+				argv = []string{defaultShell()}
 			}
 			path, err := exec.LookPath(argv[0])
 			if err != nil {
@@ -182,13 +181,7 @@ func (e *env) forwardSignals(pid int, group bool) (stop func()) {
 			case <-done:
 				return
 			case s := <-e.io.Signals:
-				if sig, ok := s.(syscall.Signal); ok {
-					target := pid
-					if group {
-						target = -pid
-					}
-					_ = syscall.Kill(target, sig)
-				}
+				forwardSignal(pid, group, s)
 			}
 		}
 	}()

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpwrap/mcpwrap/proctree"
 )
 
 var helperBin string
@@ -329,12 +331,5 @@ func TestStartFailureIsAnError(t *testing.T) {
 	}
 }
 
-func processAlive(pid int) bool {
-	// A zombie no longer counts: read its state.
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b))
-	return len(fields) > 2 && fields[2] != "Z"
-}
+// processAlive reports whether pid runs (a zombie no longer counts).
+func processAlive(pid int) bool { return proctree.ProcessAlive(pid) }
