@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"syscall"
 
+	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/proctree"
 )
 
@@ -34,7 +35,12 @@ func startChild(argv, env []string, dir string) (*child, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("launcher: no command to run")
 	}
-	path, err := exec.LookPath(argv[0])
+	// Resolved with the child's own PATH; on Windows an npm .cmd shim becomes
+	// node.exe and its script, so no cmd.exe parses the arguments.
+	if env == nil {
+		env = os.Environ()
+	}
+	rc, err := cmdline.Resolve(cmdline.Host(), argv, env)
 	if err != nil {
 		return nil, fmt.Errorf("launcher: find %q: %w", argv[0], err)
 	}
@@ -53,9 +59,9 @@ func startChild(argv, env []string, dir string) (*child, error) {
 		return nil, fmt.Errorf("launcher: pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   argv,
-		Env:    env,
+		Path:   rc.Path,
+		Args:   rc.Args,
+		Env:    rc.Env,
 		Dir:    dir,
 		Stdin:  inR,
 		Stdout: outW,
