@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 )
@@ -95,7 +94,7 @@ func lookUnix(sys System, name, path string) (string, error) {
 		}
 		return name, nil
 	}
-	for _, dir := range filepath.SplitList(path) {
+	for _, dir := range strings.Split(path, ":") {
 		if dir == "" {
 			continue // the current directory is never searched implicitly
 		}
