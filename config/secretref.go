@@ -29,8 +29,10 @@ const cmdTimeout = 10 * time.Second
 //
 //	env:NAME     the variable's value; unset or empty is an error
 //	file:PATH    the file's contents minus one trailing newline; ~ is expanded;
-//	             a file readable by group or others is refused
-//	cmd:COMMAND  stdout of `sh -c COMMAND`, trimmed; 10s timeout (or ctx);
+//	             a file readable by group or others is refused (Windows: one
+//	             whose DACL lets Everyone, Users or Authenticated Users read)
+//	cmd:COMMAND  stdout of `sh -c COMMAND` (Windows: `cmd.exe /d /s /c`),
+//	             trimmed; 10s timeout (or ctx);
 //	             a non-zero exit is an error
 //	anything else is the literal secret
 //
@@ -77,7 +79,7 @@ func readSecretFile(p string) (secret.Value, error) {
 		return secret.Value{}, &Error{
 			File: p,
 			Msg:  "cannot read secret file: " + pathErrReason(err),
-			Hint: "create it with mode 600 or fix the file: reference",
+			Hint: privateHint(p),
 		}
 	}
 	defer f.Close()
@@ -88,12 +90,8 @@ func readSecretFile(p string) (secret.Value, error) {
 	if !st.Mode().IsRegular() {
 		return secret.Value{}, &Error{File: p, Msg: "secret file is not a regular file"}
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return secret.Value{}, &Error{
-			File: p,
-			Msg:  fmt.Sprintf("secret file is readable by group or others (mode %#o); refusing to use it", st.Mode().Perm()),
-			Hint: "chmod 600 " + p,
-		}
+	if e := checkPrivate(f, p, st); e != nil {
+		return secret.Value{}, e
 	}
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(f); err != nil {
@@ -106,7 +104,7 @@ func readSecretFile(p string) (secret.Value, error) {
 func runSecretCommand(ctx context.Context, command string) (secret.Value, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd := shellCommand(ctx, command)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stdin = nil
