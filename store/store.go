@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -28,6 +29,7 @@ type Store struct {
 	log     *slog.Logger
 	timeout time.Duration
 	now     func() time.Time
+	checked *sync.Map // path -> struct{}: validated read-only (validateReadOnlyFirst); shared by copies
 }
 
 // Option adjusts a Store built by Open.
@@ -68,7 +70,7 @@ func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: abs, log: logger, timeout: DefaultTimeout, now: time.Now}
+	s := &Store{dir: abs, log: logger, timeout: DefaultTimeout, now: time.Now, checked: new(sync.Map)}
 	for _, o := range opts {
 		o(s)
 	}
