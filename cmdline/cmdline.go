@@ -95,10 +95,10 @@ func lookUnix(sys System, name, path string) (string, error) {
 		return name, nil
 	}
 	for _, dir := range strings.Split(path, ":") {
-		if dir == "" {
-			continue // the current directory is never searched implicitly
+		if !strings.HasPrefix(dir, "/") {
+			continue // "", "." or relative: the current directory is never searched implicitly
 		}
-		p := dir + "/" + name
+		p := strings.TrimSuffix(dir, "/") + "/" + name
 		if isExec(sys, p) == nil {
 			return p, nil
 		}

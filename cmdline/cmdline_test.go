@@ -113,6 +113,9 @@ func TestWindowsExeAndExplicitPaths(t *testing.T) {
 			t.Errorf("%s: args %q note %q; want argv[0] as configured and no note", name, c.Args, c.Note)
 		}
 	}
+	if _, err := Resolve(sys, []string{"server"}, []string{`PATH=.;tools;C:tools`}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("relative PATH entries: err = %v, want ErrNotFound", err)
+	}
 	if _, err := Resolve(sys, []string{"missing"}, []string{"PATH=" + windowsPath}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing program: err = %v, want ErrNotFound", err)
 	}
@@ -176,6 +179,10 @@ func TestUnixUsesTheChildsPath(t *testing.T) {
 	}
 	if _, err := Resolve(sys, []string{"data"}, []string{"PATH=/opt/srv/bin"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a file without execute permission: err = %v, want ErrNotFound", err)
+	}
+	// Relative PATH entries are never searched (exec.LookPath's ErrDot).
+	if _, err := Resolve(sys, []string{"server"}, []string{"PATH=.:opt/srv/bin:"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("relative PATH entries: err = %v, want ErrNotFound", err)
 	}
 	// No PATH at all in the child's environment: mcpwrap's own is searched.
 	sys.FallbackPath = "/opt/srv/bin"

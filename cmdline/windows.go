@@ -64,8 +64,8 @@ func lookWindows(sys System, name, path string, exts []string) (string, error) {
 	}
 	for _, dir := range strings.Split(path, ";") {
 		dir = strings.Trim(strings.TrimSpace(dir), `"`)
-		if dir == "" {
-			continue
+		if !winAbs(dir) {
+			continue // "", "." or relative: the current directory is never searched implicitly
 		}
 		if p, ok := withExt(sys, winJoin(dir, name), exts); ok {
 			return p, nil
@@ -95,6 +95,14 @@ func withExt(sys System, p string, exts []string) (string, bool) {
 func isFile(sys System, p string) bool {
 	fi, err := sys.Stat(p)
 	return err == nil && !fi.IsDir()
+}
+
+// winAbs reports whether p is an absolute Windows path (C:\x or \\server\share).
+func winAbs(p string) bool {
+	if len(p) >= 3 && p[1] == ':' && (p[2] == '\\' || p[2] == '/') {
+		return true
+	}
+	return strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, "//")
 }
 
 // winExt is the extension of a Windows path ("" when none).
