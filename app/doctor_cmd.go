@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/auth"
+	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/store"
@@ -306,17 +306,19 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 		if srv.URL != "" && len(srv.RemoteCommand) > 0 {
 			prog, key = srv.RemoteCommand[0], "servers."+name+".remote_command"
 		}
-		if p, err := exec.LookPath(prog); err != nil {
-			d.add(statusFail, "mcp-remote", name, fmt.Sprintf("%q (which runs mcp-remote for this remote server) is not on PATH", prog),
+		if p, err := findProgram(cmdline.Host(), srv, prog); err != nil {
+			d.add(statusFail, "mcp-remote", name, fmt.Sprintf("%q (which runs mcp-remote for this remote server) %s", prog, notFoundWords(err)),
 				"install Node.js (it brings npx), or set "+key+" to an installed mcp-remote")
 		} else {
 			d.add(statusOK, "mcp-remote", name, fmt.Sprintf("%s found at %s", prog, p), "")
+			d.checkGUIPath(srv, prog, key)
 		}
-	} else if p, err := exec.LookPath(srv.Command); err != nil {
-		d.add(statusFail, "command", name, fmt.Sprintf("%q is not on PATH", srv.Command),
+	} else if p, err := findProgram(cmdline.Host(), srv, srv.Command); err != nil {
+		d.add(statusFail, "command", name, fmt.Sprintf("%q %s", srv.Command, notFoundWords(err)),
 			"install it, or give servers."+name+".command as an absolute path (GUI clients have a short PATH)")
 	} else {
 		d.add(statusOK, "command", name, fmt.Sprintf("%s found at %s", srv.Command, p), "")
+		d.checkGUIPath(srv, srv.Command, "servers."+name+".command")
 	}
 	if srv.OAuth == nil {
 		return
@@ -329,6 +331,18 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 		return
 	}
 	d.checkToken(ctx, srv, sec)
+}
+
+// checkGUIPath warns on macOS when a GUI client's launch would not find prog.
+func (d *doctor) checkGUIPath(srv *config.Server, prog, key string) {
+	ok, msg := guiFinding(cmdline.Host(), srv, prog)
+	switch {
+	case msg == "":
+	case ok:
+		d.add(statusOK, "gui-path", srv.Name, msg, "")
+	default:
+		d.add(statusWarn, "gui-path", srv.Name, msg, "give "+key+" as an absolute path, or set servers."+srv.Name+".env.PATH")
+	}
 }
 
 // checkSecret resolves client_secret as a launch would.

@@ -90,3 +90,8 @@ func versionLess(a, b string) bool {
 	}
 	return len(pa) < len(pb)
 }
+
+// GUIEnv returns env as a GUI launch on macOS would have it: PATH set to
+// launchd's default. doctor resolves with it to see what Claude Desktop
+// started from the Dock would find.
+func GUIEnv(env []string) []string { return setenv(env, "PATH", guiPath, false) }

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/mcpwrap/mcpwrap/cmdline"
+	"github.com/mcpwrap/mcpwrap/config"
+)
+
+// serverEnv is the environment a launch resolves the command with: mcpwrap's,
+// with the server's literal env on top (templates do not name programs).
+func serverEnv(srv *config.Server) []string {
+	env := os.Environ()
+	keys := make([]string, 0, len(srv.Env))
+	for k := range srv.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+srv.Env[k])
+	}
+	return env
+}
+
+// findProgram finds prog as a launch would (cmdline.Resolve: the server's
+// PATH; on Windows npm shims unwrapped and other batch files refused).
+func findProgram(sys cmdline.System, srv *config.Server, prog string) (string, error) {
+	c, err := cmdline.Resolve(sys, []string{prog}, serverEnv(srv))
+	if err != nil {
+		return "", err
+	}
+	if c.Note != "" {
+		return c.Path + " (" + c.Note + ")", nil
+	}
+	return c.Path, nil
+}
+
+// guiFinding simulates a launch by a GUI client on macOS (Claude Desktop
+// started from the Dock gets PATH=/usr/bin:/bin:/usr/sbin:/sbin, widened by
+// mcpwrap to Homebrew, nvm and Volta): ok is false when prog would not be
+// found there although a terminal finds it.
+func guiFinding(sys cmdline.System, srv *config.Server, prog string) (ok bool, msg string) {
+	if sys.GOOS != "darwin" {
+		return true, ""
+	}
+	if _, isSet := srv.Env["PATH"]; isSet {
+		return true, "" // the server sets its own PATH
+	}
+	c, err := cmdline.Resolve(sys, []string{prog}, cmdline.GUIEnv(serverEnv(srv)))
+	if errors.Is(err, cmdline.ErrNotFound) {
+		return false, fmt.Sprintf("%q would not be found when a client started from the Dock launches mcpwrap (its PATH is /usr/bin:/bin:/usr/sbin:/sbin, plus Homebrew, nvm and Volta when present)", prog)
+	}
+	if err != nil {
+		return false, err.Error()
+	}
+	return true, fmt.Sprintf("a client started from the Dock finds %s at %s", prog, c.Path)
+}
+
+// notFoundWords says why a command cannot be started: "is not on PATH", or
+// the resolution's reason (a Windows batch file that is not an npm shim).
+func notFoundWords(err error) string {
+	if errors.Is(err, cmdline.ErrNotFound) {
+		return "is not on PATH"
+	}
+	return "cannot be started: " + err.Error()
+}
