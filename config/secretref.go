@@ -79,7 +79,7 @@ func readSecretFile(p string) (secret.Value, error) {
 		return secret.Value{}, &Error{
 			File: p,
 			Msg:  "cannot read secret file: " + pathErrReason(err),
-			Hint: privateHint(p),
+			Hint: missingHint,
 		}
 	}
 	defer f.Close()
