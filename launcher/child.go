@@ -17,8 +17,12 @@ import (
 // Object on Windows), so a stop reaches the grandchildren a wrapper such as
 // npx starts.
 type child struct {
-	cmd    *exec.Cmd
-	tree   *proctree.Tree
+	cmd  *exec.Cmd
+	tree *proctree.Tree
+	// note says what command resolution did beyond a lookup (an npm shim
+	// unwrapped, a GUI PATH widened), for the "server started" log; "" if
+	// nothing.
+	note   string
 	stdin  *os.File // write end, held by mcpwrap
 	stdout *os.File // read end
 	stderr *os.File // read end
@@ -74,7 +78,7 @@ func startChild(argv, env []string, dir string) (*child, error) {
 	}
 	// The child has its own copies now; ours would keep the pipes open forever.
 	closeAll(inR, outW, errW)
-	c := &child{cmd: cmd, tree: tree, stdin: inW, stdout: outR, stderr: errR, done: make(chan struct{})}
+	c := &child{cmd: cmd, tree: tree, note: rc.Note, stdin: inW, stdout: outR, stderr: errR, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		c.code = exitCode(cmd.ProcessState)
