@@ -126,6 +126,7 @@ func (d *doctor) print() {
 
 func (d *doctor) run(ctx context.Context, only string) {
 	d.checkStore()
+	d.checkClaudeDesktop()
 	cfg := d.checkConfig()
 	if cfg == nil {
 		return

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
+	"strings"
 
+	"github.com/mcpwrap/mcpwrap/clients"
 	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/config"
 )
@@ -66,4 +69,42 @@ func notFoundWords(err error) string {
 		return "is not on PATH"
 	}
 	return "cannot be started: " + err.Error()
+}
+
+// checkClaudeDesktop says, on Windows, which Claude Desktop install mcpwrap
+// works with and whether its sessions share this state directory.
+func (d *doctor) checkClaudeDesktop() {
+	if runtime.GOOS != "windows" {
+		return
+	}
+	ce, err := clients.DefaultEnv()
+	if err != nil {
+		return
+	}
+	loc, err := clients.Locate(clients.ClaudeDesktop, clients.ScopeUser, ce)
+	if err != nil {
+		return
+	}
+	dir, err := d.e.stateDir(d.c)
+	if err != nil {
+		return
+	}
+	status, msg, hint := claudeDesktopFinding(loc.Path, dir)
+	d.add(status, "claude-desktop", "", msg, hint)
+}
+
+// claudeDesktopFinding judges the Claude Desktop config path install uses and
+// the state directory on Windows. The MSIX package's children have their
+// AppData writes redirected into the package, so a state directory under
+// AppData would not be the one Claude-launched sessions use.
+func claudeDesktopFinding(config, stateDir string) (status, msg, hint string) {
+	lc := strings.ToLower(config)
+	if !strings.Contains(lc, `\packages\claude_`) {
+		return statusOK, "Claude Desktop (installer version) reads " + config, ""
+	}
+	if strings.Contains(strings.ToLower(stateDir)+`\`, `\appdata\`) {
+		return statusWarn, fmt.Sprintf("Claude Desktop is the MSIX package (install writes %s), and the state directory %s is under AppData, which Windows redirects into the package for every session Claude starts: those sessions and this CLI would keep separate tokens, suspensions and audit", config, stateDir),
+			`use a state directory outside AppData (the default is %USERPROFILE%\.mcpwrap\state), or pass the same --state-dir to mcpwrap install`
+	}
+	return statusOK, fmt.Sprintf("Claude Desktop is the MSIX package: install writes %s; the state directory %s is outside AppData, so Claude's sessions and this CLI share it", config, stateDir), ""
 }

@@ -49,3 +49,19 @@ func TestDoctorSimulatesAGUILaunchOnMacOS(t *testing.T) {
 		t.Fatalf("linux: ok=%v %q", ok, msg)
 	}
 }
+
+func TestDoctorSaysWhichClaudeDesktopOnWindows(t *testing.T) {
+	msix := `C:\Users\u\AppData\Local\Packages\Claude_pzs8sxrjxfjjc\LocalCache\Roaming\Claude\claude_desktop_config.json`
+	st, msg, _ := claudeDesktopFinding(msix, `C:\Users\u\.mcpwrap\state`)
+	if st != statusOK || !strings.Contains(msg, "MSIX package") || !strings.Contains(msg, msix) {
+		t.Errorf("MSIX, default state: %s %q", st, msg)
+	}
+	st, msg, hint := claudeDesktopFinding(msix, `C:\Users\u\AppData\Local\mcpwrap`)
+	if st != statusWarn || !strings.Contains(msg, "under AppData") || !strings.Contains(hint, "--state-dir") {
+		t.Errorf("MSIX, state under AppData: %s %q %q; want a warning", st, msg, hint)
+	}
+	st, msg, _ = claudeDesktopFinding(`C:\Users\u\AppData\Roaming\Claude\claude_desktop_config.json`, `C:\Users\u\AppData\Local\mcpwrap`)
+	if st != statusOK || !strings.Contains(msg, "installer version") {
+		t.Errorf("classic install: %s %q", st, msg)
+	}
+}

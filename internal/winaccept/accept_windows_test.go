@@ -257,3 +257,41 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// With Claude Desktop installed as an MSIX package, install writes the
+// package's redirected config (the file the packaged app reads), not
+// %APPDATA%\Claude, and doctor says so.
+func TestInstallWritesTheMSIXClaudeDesktopConfig(t *testing.T) {
+	exe := need(t, "MCPWRAP_TEST_EXE")
+	dir := testdir.New(t)
+	local, roaming := filepath.Join(dir, "Local"), filepath.Join(dir, "Roaming")
+	pkg := filepath.Join(local, "Packages", "Claude_pzs8sxrjxfjjc")
+	if err := os.MkdirAll(pkg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	args := writeConfig(t, dir, "[servers.demo]\ncommand = "+tomlString(os.Args[0])+"\n")
+	env := append(os.Environ(), "LOCALAPPDATA="+local, "APPDATA="+roaming)
+	run := func(sub ...string) string {
+		cmd := exec.Command(exe, append(args, sub...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mcpwrap %s: %v\n%s", strings.Join(sub, " "), err, out)
+		}
+		return string(out)
+	}
+	run("install", "demo", "--client", "claude-desktop")
+	b, err := os.ReadFile(filepath.Join(pkg, "LocalCache", "Roaming", "Claude", "claude_desktop_config.json"))
+	if err != nil {
+		t.Fatalf("the package's config was not written: %v", err)
+	}
+	if !strings.Contains(string(b), `"demo"`) || !strings.Contains(string(b), "mcpwrap.exe") {
+		t.Fatalf("package config:\n%s", b)
+	}
+	if _, err := os.Stat(filepath.Join(roaming, "Claude", "claude_desktop_config.json")); err == nil {
+		t.Fatalf("install also wrote %%APPDATA%%\\Claude, which the packaged app never reads")
+	}
+	if out := run("doctor"); !strings.Contains(out, "Claude Desktop is the MSIX package") {
+		t.Fatalf("doctor does not mention the MSIX install:\n%s", out)
+	}
+}
