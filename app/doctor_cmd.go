@@ -261,6 +261,7 @@ func userFileHint() string {
 // when it is private by nature (the state, keys).
 func (d *doctor) checkFileMode(check, path string, dir bool) {
 	if runtime.GOOS == "windows" {
+		d.checkFileACL(check, path, dir)
 		return
 	}
 	fi, err := os.Stat(path)

@@ -11,6 +11,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/clients"
 	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/config"
+	"github.com/mcpwrap/mcpwrap/internal/privfile"
 )
 
 // serverEnv is the environment a launch resolves the command with: mcpwrap's,
@@ -107,4 +108,34 @@ func claudeDesktopFinding(config, stateDir string) (status, msg, hint string) {
 			`use a state directory outside AppData (the default is %USERPROFILE%\.mcpwrap\state), or pass the same --state-dir to mcpwrap install`
 	}
 	return statusOK, fmt.Sprintf("Claude Desktop is the MSIX package: install writes %s; the state directory %s is outside AppData, so Claude's sessions and this CLI share it", config, stateDir), ""
+}
+
+// checkFileACL is checkFileMode on Windows, where mode bits mean nothing:
+// private files and directories (the state, keys) must not be readable by
+// Everyone, Users or Authenticated Users. A config file may be readable; who
+// may change it is not checked here.
+func (d *doctor) checkFileACL(check, path string, dir bool) {
+	if check == "config-file" {
+		return
+	}
+	who, err := privfile.ReadersOf(path)
+	if err != nil {
+		d.add(statusFail, check, "", fmt.Sprintf("cannot check who may read %s: %v", path, pathReason(err)), "")
+		return
+	}
+	if who != "" {
+		d.add(statusWarn, check, "", fmt.Sprintf("%s is readable by %s", path, who), aclHint(path, dir))
+		return
+	}
+	d.add(statusOK, check, "", path+" is readable only by its owner and administrators", "")
+}
+
+// aclHint makes path private to the current user, keeping what it needs to
+// write (and, for a directory, what its files inherit).
+func aclHint(path string, dir bool) string {
+	grant := "F"
+	if dir {
+		grant = "(OI)(CI)F"
+	}
+	return fmt.Sprintf(`icacls "%s" /inheritance:r /grant:r "%%USERNAME%%:%s" "SYSTEM:%s"`, path, grant, grant)
 }

@@ -74,7 +74,7 @@ func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err := mkdirPrivate(abs); err != nil {
 		return nil, fmt.Errorf("store: open %q: %w", abs, err)
 	}
 	fi, err := os.Stat(abs)
