@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/inject"
@@ -32,7 +33,8 @@ func execCommand(e *env) *cli.Command {
 			"On a terminal the command runs under a pseudo-terminal (window size changes are\n" +
 			"passed on); otherwise its output goes through pipes. On Windows it always runs with\n" +
 			"pipes (no pseudo-terminal): interactive programs may buffer their output or not see a\n" +
-			"terminal. Either way every occurrence of the raw token in its output is shown as\n" +
+			"terminal; npm's .cmd shims (npx, npm, global packages) run as node.exe without cmd.exe,\n" +
+			"and other .cmd/.bat files are refused. Either way every occurrence of the raw token in its output is shown as\n" +
 			"<mcpwrap:token:FINGERPRINT>. Exits with the command's exit code (128+N when signal N\n" +
 			"ended it; on Windows the command's own 32-bit code).\n\n" +
 			"Example: mcpwrap exec github -- sh -c 'curl -sH \"Authorization: $AUTHORIZATION\" https://api.github.com/user'",
@@ -53,11 +55,16 @@ func execCommand(e *env) *cli.Command {
 			if len(argv) == 0 {
 				argv = []string{defaultShell()}
 			}
-			path, err := exec.LookPath(argv[0])
-			if err != nil {
+			// Found as a launch finds a server's command: with the child's PATH;
+			// on Windows an npm shim runs as node.exe, without cmd.exe.
+			rc, err := cmdline.Resolve(cmdline.Host(), argv, env)
+			switch {
+			case errors.Is(err, cmdline.ErrBatchFile):
+				return withCode(ExitUsage, err, cmdline.Hint)
+			case err != nil:
 				return withCode(127, fmt.Errorf("exec: %s: command not found", argv[0]))
 			}
-			cmd := &exec.Cmd{Path: path, Args: argv, Env: env}
+			cmd := &exec.Cmd{Path: rc.Path, Args: rc.Args, Env: rc.Env}
 			var code int
 			if f, ok := e.io.Stdin.(*os.File); ok && isTerminal(f) && ptySupported {
 				code, err = e.execPTY(c, cmd, f, masks, kinds)

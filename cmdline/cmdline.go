@@ -59,7 +59,7 @@ var ErrNotFound = errors.New("executable file not found in the child's PATH")
 var ErrBatchFile = errors.New("runs through cmd.exe, which would parse the arguments again (& | % ^ are special to it)")
 
 // Hint is the line to show a user with ErrBatchFile.
-const Hint = "configure the program the batch file runs (for example node.exe and the script) as the command"
+const Hint = "use the program the batch file runs (for example node.exe and its script) as the command"
 
 // Resolve finds argv[0] with the PATH of env (the child's environment) and
 // returns what to execute.
