@@ -78,6 +78,27 @@ func TestWindowsNpxShimRunsNodeWithArgumentsIntact(t *testing.T) {
 	}
 }
 
+// After `npm install -g npm`, npm's npx.cmd runs the newer npm under the
+// global prefix (%APPDATA%\npm), still with the bundled node.exe.
+func TestWindowsNpxPrefersAGloballyInstalledNpm(t *testing.T) {
+	files := windowsNode()
+	files[`C:\Users\me\AppData\Roaming\npm\node_modules\npm\bin\npx-cli.js`] = "//"
+	sys := fakeSystem("windows", "", files)
+	c, err := Resolve(sys, []string{"npx", "-y", "x"}, []string{"PATH=" + windowsPath, `APPDATA=C:\Users\me\AppData\Roaming`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`C:\Program Files\nodejs\node.exe`, `C:\Users\me\AppData\Roaming\npm\node_modules\npm\bin\npx-cli.js`, "-y", "x"}
+	if !reflect.DeepEqual(c.Args, want) {
+		t.Fatalf("npx resolves to %q, want %q", c.Args, want)
+	}
+	// Not for other shims, and not without the global npm.
+	c, err = Resolve(fakeSystem("windows", "", windowsNode()), []string{"npx"}, []string{"PATH=" + windowsPath, `APPDATA=C:\Users\me\AppData\Roaming`})
+	if err != nil || c.Args[1] != `C:\Program Files\nodejs\node_modules\npm\bin\npx-cli.js` {
+		t.Fatalf("without a global npm: %q, %v", c.Args, err)
+	}
+}
+
 func TestWindowsGlobalPackageShimUsesNodeFromPath(t *testing.T) {
 	sys := fakeSystem("windows", "", windowsNode())
 	c, err := Resolve(sys, []string{"mcp-remote", "https://example.test/a b&c"}, []string{"PATH=" + windowsPath})

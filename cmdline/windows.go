@@ -20,7 +20,7 @@ func resolveWindows(sys System, argv, env []string) (*Command, error) {
 	c := &Command{Path: p, Args: argv, Env: env}
 	switch strings.ToLower(winExt(p)) {
 	case ".cmd", ".bat":
-		node, script, err := unwrapShim(sys, p, path, exts)
+		node, script, err := unwrapShim(sys, p, path, exts, getenv(env, "APPDATA", true))
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +154,7 @@ func winJoin(parts ...string) string {
 // shim written by cmd-shim) and returns the node.exe and script it would run.
 // The node.exe next to the shim is preferred, as the shim itself does; else
 // node from PATH. Any other batch file is refused with ErrBatchFile.
-func unwrapShim(sys System, shim, path string, exts []string) (node, script string, err error) {
+func unwrapShim(sys System, shim, path string, exts []string, appData string) (node, script string, err error) {
 	b, err := sys.ReadFile(shim)
 	if err != nil {
 		return "", "", fmt.Errorf("cmdline: read %s: %w", shim, err)
@@ -162,6 +162,9 @@ func unwrapShim(sys System, shim, path string, exts []string) (node, script stri
 	script, ok := ParseShim(string(b), winDir(shim))
 	if !ok {
 		return "", "", fmt.Errorf("cmdline: %s %w", shim, ErrBatchFile)
+	}
+	if g := globalNpmScript(sys, shim, script, appData); g != "" {
+		script = g
 	}
 	if !isFile(sys, script) {
 		return "", "", fmt.Errorf("cmdline: npm shim %s runs %s, which does not exist", shim, script)
@@ -174,6 +177,27 @@ func unwrapShim(sys System, shim, path string, exts []string) (node, script stri
 		return "", "", fmt.Errorf("cmdline: npm shim %s needs node.exe: %w", shim, err)
 	}
 	return node, script, nil
+}
+
+// globalNpmScript is what npm's own npx.cmd and npm.cmd prefer to the npm
+// bundled with node: the same script of an npm installed globally over it
+// (npm install -g npm), under the default global prefix %APPDATA%\npm. (The
+// shim asks `npm prefix -g`; a prefix moved elsewhere by .npmrc is not
+// followed: the bundled npm then runs.)
+func globalNpmScript(sys System, shim, script, appData string) string {
+	base := strings.ToLower(shim[strings.LastIndexAny(shim, `\/`)+1:])
+	if (base != "npx.cmd" && base != "npm.cmd") || appData == "" {
+		return ""
+	}
+	bundled := strings.ToLower(winJoin(winDir(shim), `node_modules\npm\bin`)) + `\`
+	if !strings.HasPrefix(strings.ToLower(script), bundled) {
+		return ""
+	}
+	g := winJoin(appData, `npm\node_modules\npm\bin`, script[len(bundled):])
+	if isFile(sys, g) {
+		return g
+	}
+	return ""
 }
 
 // ParseShim reads the text of an npm shim in directory dir and returns the
