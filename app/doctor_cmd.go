@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/auth"
+	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/secretstore"
@@ -127,6 +127,7 @@ func (d *doctor) print() {
 
 func (d *doctor) run(ctx context.Context, only string) {
 	d.checkStore()
+	d.checkClaudeDesktop()
 	cfg := d.checkConfig()
 	if cfg == nil {
 		return
@@ -281,6 +282,7 @@ func userFileHint() string {
 // when it is private by nature (the state, keys).
 func (d *doctor) checkFileMode(check, path string, dir bool) {
 	if runtime.GOOS == "windows" {
+		d.checkFileACL(check, path, dir)
 		return
 	}
 	fi, err := os.Stat(path)
@@ -327,17 +329,19 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 		if srv.URL != "" && len(srv.RemoteCommand) > 0 {
 			prog, key = srv.RemoteCommand[0], "servers."+name+".remote_command"
 		}
-		if p, err := exec.LookPath(prog); err != nil {
-			d.add(statusFail, "mcp-remote", name, fmt.Sprintf("%q (which runs mcp-remote for this remote server) is not on PATH", prog),
+		if p, err := findProgram(cmdline.Host(), srv, prog); err != nil {
+			d.add(statusFail, "mcp-remote", name, fmt.Sprintf("%q (which runs mcp-remote for this remote server) %s", prog, notFoundWords(err)),
 				"install Node.js (it brings npx), or set "+key+" to an installed mcp-remote")
 		} else {
 			d.add(statusOK, "mcp-remote", name, fmt.Sprintf("%s found at %s", prog, p), "")
+			d.checkGUIPath(srv, prog, key)
 		}
-	} else if p, err := exec.LookPath(srv.Command); err != nil {
-		d.add(statusFail, "command", name, fmt.Sprintf("%q is not on PATH", srv.Command),
+	} else if p, err := findProgram(cmdline.Host(), srv, srv.Command); err != nil {
+		d.add(statusFail, "command", name, fmt.Sprintf("%q %s", srv.Command, notFoundWords(err)),
 			"install it, or give servers."+name+".command as an absolute path (GUI clients have a short PATH)")
 	} else {
 		d.add(statusOK, "command", name, fmt.Sprintf("%s found at %s", srv.Command, p), "")
+		d.checkGUIPath(srv, srv.Command, "servers."+name+".command")
 	}
 	for _, err := range srv.CheckReferences(ctx, d.e.secretResolver(d.c)) {
 		hint := ""
@@ -363,6 +367,18 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 	}
 	d.e.step("requesting a token for %q", name)
 	d.checkToken(ctx, srv, sec)
+}
+
+// checkGUIPath warns on macOS when a GUI client's launch would not find prog.
+func (d *doctor) checkGUIPath(srv *config.Server, prog, key string) {
+	ok, msg := guiFinding(cmdline.Host(), srv, prog)
+	switch {
+	case msg == "":
+	case ok:
+		d.add(statusOK, "gui-path", srv.Name, msg, "")
+	default:
+		d.add(statusWarn, "gui-path", srv.Name, msg, "give "+key+" as an absolute path, or set servers."+srv.Name+".env.PATH")
+	}
 }
 
 // checkSecret resolves client_secret as a launch would.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/inject"
@@ -30,11 +31,15 @@ func execCommand(e *env) *cli.Command {
 		ArgsUsage: "<server> [-- command args...]",
 		Description: "The command gets exactly the environment the server would get from `mcpwrap run`:\n" +
 			"the server's env, and for a server with OAuth the access token under the injection\n" +
-			"names (MCPWRAP_ACCESS_TOKEN, AUTHORIZATION, ...). Without a command, $SHELL starts.\n\n" +
+			"names (MCPWRAP_ACCESS_TOKEN, AUTHORIZATION, ...). Without a command, $SHELL starts\n" +
+			"(%ComSpec% on Windows).\n\n" +
 			"On a terminal the command runs under a pseudo-terminal (window size changes are\n" +
-			"passed on); otherwise its output goes through pipes. Either way every occurrence of the\n" +
-			"raw token in its output is shown as <mcpwrap:token:FINGERPRINT>. Exits with the\n" +
-			"command's exit code (128+N when signal N ended it).\n\n" +
+			"passed on); otherwise its output goes through pipes. On Windows it always runs with\n" +
+			"pipes (no pseudo-terminal): interactive programs may buffer their output or not see a\n" +
+			"terminal; npm's .cmd shims (npx, npm, global packages) run as node.exe without cmd.exe,\n" +
+			"and other .cmd/.bat files are refused. Either way every occurrence of the raw token in its output is shown as\n" +
+			"<mcpwrap:token:FINGERPRINT>. Exits with the command's exit code (128+N when signal N\n" +
+			"ended it; on Windows the command's own 32-bit code).\n\n" +
 			"Example: mcpwrap exec github -- sh -c 'curl -sH \"Authorization: $AUTHORIZATION\" https://api.github.com/user'",
 		BashComplete: e.completeServers,
 		Action: func(c *cli.Context) error {
@@ -51,17 +56,18 @@ func execCommand(e *env) *cli.Command {
 				return err
 			}
 			if len(argv) == 0 {
-				sh := os.Getenv("SHELL")
-				if sh == "" {
-					sh = "/bin/sh"
-				}
-				argv = []string{sh}
+				argv = []string{defaultShell()}
 			}
-			path, err := exec.LookPath(argv[0])
-			if err != nil {
+			// Found as a launch finds a server's command: with the child's PATH;
+			// on Windows an npm shim runs as node.exe, without cmd.exe.
+			rc, err := cmdline.Resolve(cmdline.Host(), argv, env)
+			switch {
+			case errors.Is(err, cmdline.ErrBatchFile):
+				return withCode(ExitUsage, err, cmdline.Hint)
+			case err != nil:
 				return withCode(127, fmt.Errorf("exec: %s: command not found", argv[0]))
 			}
-			cmd := &exec.Cmd{Path: path, Args: argv, Env: env}
+			cmd := &exec.Cmd{Path: rc.Path, Args: rc.Args, Env: rc.Env}
 			var code int
 			if f, ok := e.io.Stdin.(*os.File); ok && isTerminal(f) && ptySupported {
 				code, err = e.execPTY(c, cmd, f, masks, kinds)
@@ -195,13 +201,7 @@ func (e *env) forwardSignals(pid int, group bool) (stop func()) {
 			case <-done:
 				return
 			case s := <-e.io.Signals:
-				if sig, ok := s.(syscall.Signal); ok {
-					target := pid
-					if group {
-						target = -pid
-					}
-					_ = syscall.Kill(target, sig)
-				}
+				forwardSignal(pid, group, s)
 			}
 		}
 	}()

@@ -32,7 +32,7 @@ func TestBadInputDiskFullAuditWrite(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs to simulate a full disk (%v: %s); not faked", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
+		if err := unmount(mnt); err != nil {
 			t.Errorf("umount %s: %v", mnt, err)
 		}
 	})

@@ -4,7 +4,8 @@ package auth
 // NewClient (the bundle is joined with the system roots on the first request). A
 // file that is missing, unreadable or holds no usable PEM is an error — mcpwrap
 // never falls back to plain TLS or to the system roots alone. A key file that
-// group or others may read is allowed with a warning.
+// group or others (Windows: Everyone, Users, Authenticated Users) may read is
+// allowed with a warning.
 
 import (
 	"crypto/tls"
@@ -12,7 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
+
+	"github.com/mcpwrap/mcpwrap/internal/privfile"
 )
 
 func (c *Client) loadTLS() (*tls.Config, []string, error) {
@@ -50,9 +52,10 @@ func (c *Client) loadTLS() (*tls.Config, []string, error) {
 			return nil, nil, c.fileError("mtls", fmt.Errorf("%s and %s: %w", c.s.CertFile, c.s.KeyFile, err))
 		}
 		conf.Certificates = []tls.Certificate{pair}
-		if fi, err := os.Stat(c.s.KeyFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-			warns = append(warns, fmt.Sprintf("%s: %s is readable by group or others (mode %04o); chmod 600 it",
-				c.key("mtls.key"), c.s.KeyFile, fi.Mode().Perm()))
+		// Mode bits on Unix, the DACL on Windows.
+		if who, err := privfile.ReadersOf(c.s.KeyFile); err == nil && who != "" {
+			warns = append(warns, fmt.Sprintf("%s: %s is readable by %s; %s",
+				c.key("mtls.key"), c.s.KeyFile, who, privfile.Hint(c.s.KeyFile)))
 		}
 	}
 	return conf, warns, nil

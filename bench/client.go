@@ -12,8 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/mcpwrap/mcpwrap/proctree"
 )
 
 // conn is one process spoken to over its stdin/stdout with newline-delimited
@@ -23,6 +24,7 @@ import (
 type conn struct {
 	name   string
 	cmd    *exec.Cmd
+	tree   *proctree.Tree // set once started
 	in     io.WriteCloser
 	r      *bufio.Reader
 	buf    []byte
@@ -38,8 +40,6 @@ type conn struct {
 func startConn(name string, argv, env []string) (c *conn, started time.Time, err error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
-	// Own process group, so a timeout can kill whatever the process started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c = &conn{name: name, cmd: cmd, stderr: &tail{max: 8 << 10}, nextID: 1, done: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	in, err := cmd.StdinPipe()
@@ -53,9 +53,12 @@ func startConn(name string, argv, env []string) (c *conn, started time.Time, err
 	c.in = in
 	c.r = bufio.NewReaderSize(out, 1<<20)
 	started = time.Now()
-	if err := cmd.Start(); err != nil {
+	// Its own process tree, so a timeout can kill whatever the process started.
+	tree, err := proctree.Start(cmd)
+	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("%s: start: %w", name, err)
 	}
+	c.tree = tree
 	go func() {
 		c.err = cmd.Wait()
 		close(c.done)
@@ -342,10 +345,10 @@ func (c *conn) cpuUsed() time.Duration {
 	return ps.UserTime() + ps.SystemTime()
 }
 
-// kill ends the process group at once.
+// kill ends the process tree at once.
 func (c *conn) kill() {
-	if c.cmd.Process != nil {
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	if c.tree != nil {
+		_ = c.tree.Kill()
 	}
 }
 

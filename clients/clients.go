@@ -169,7 +169,7 @@ func Locate(c Client, scope Scope, e Env) (Location, error) {
 		if scope == ScopeProject {
 			return noProject()
 		}
-		loc.Path = filepath.Join(e.configDir(), "Claude", "claude_desktop_config.json")
+		loc.Path = claudeDesktopConfig(e)
 	case ClaudeCode:
 		if scope == ScopeProject {
 			return project(".mcp.json")

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mcpwrap/mcpwrap/store"
 )
 
 // Sentinel errors of Install and Uninstall; branch on them with errors.Is.
@@ -231,7 +233,7 @@ func (in *Installer) locked(ctx context.Context, loc Location, fn func(path stri
 		}
 		lctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		unlock, err := in.Lock.LockKey(lctx, "client-file:"+path)
+		unlock, err := in.Lock.LockKey(lctx, "client-file:"+store.FoldPath(path)) // one lock per file where case is ignored
 		if err != nil {
 			return err
 		}

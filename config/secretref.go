@@ -94,7 +94,10 @@ type Resolver struct {
 }
 
 // ResolveSecret resolves ref with the zero Resolver. A plain value is the
-// literal secret.
+// literal secret. A file: secret must be private to its owner (Unix: no group
+// or other mode bits; Windows: no DACL entry letting Everyone, Users or
+// Authenticated Users read it); cmd: runs through the platform shell (sh -c;
+// Windows: %ComSpec% /d /s /c).
 func ResolveSecret(ctx context.Context, ref string) (secret.Value, error) {
 	return (&Resolver{}).Resolve(ctx, ref)
 }
@@ -156,27 +159,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error
 	return secret.New(ref), nil
 }
 
-// checkPrivate refuses a secret file that others may read. It is the one
-// place that decides what "private" means, so that another OS can swap it
-// (Unix: no group or other permission bits).
-func checkPrivate(p string, st os.FileInfo) error {
-	if st.Mode().Perm()&0o077 != 0 {
-		return &Error{
-			File: p,
-			Msg:  fmt.Sprintf("secret file is readable by group or others (mode %#o); refusing to use it", st.Mode().Perm()),
-			Hint: "chmod 600 " + p,
-		}
-	}
-	return nil
-}
-
 func readSecretFile(p string) (secret.Value, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return secret.Value{}, &Error{
 			File: p,
 			Msg:  "cannot read secret file: " + pathErrReason(err),
-			Hint: "create it with mode 600 or fix the file: reference",
+			Hint: missingHint,
 		}
 	}
 	defer f.Close()
@@ -187,8 +176,8 @@ func readSecretFile(p string) (secret.Value, error) {
 	if !st.Mode().IsRegular() {
 		return secret.Value{}, &Error{File: p, Msg: "secret file is not a regular file"}
 	}
-	if err := checkPrivate(p, st); err != nil {
-		return secret.Value{}, err
+	if e := checkPrivate(f, p, st); e != nil {
+		return secret.Value{}, e
 	}
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(f); err != nil {
@@ -201,7 +190,7 @@ func readSecretFile(p string) (secret.Value, error) {
 func runSecretCommand(ctx context.Context, command string) (secret.Value, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd := shellCommand(ctx, command)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stdin = nil

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // The command-line fronts that use mcpwrap's built-in MCP client (`tools`, `call`) against

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Acceptance tests of issue 4, session continuity (DESIGN.md §8): one client session outlives

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Tests of the harness itself: the pinned peers, driven directly (no mcpwrap), behave the way

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Issue 5 acceptance, end to end: principals, principal tokens and deployment profiles

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Helpers of the identity (issue 5) and policy/audit (issue 6) end-to-end tests

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Acceptance tests of issue 2 (mcpwrap run, a transparent launcher for local stdio servers),
@@ -8,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpwrap/mcpwrap/proctree"
 )
 
 func sha256Hex(s string) string {
@@ -225,18 +228,8 @@ func TestLauncherOversizeRequest(t *testing.T) {
 }
 
 // processGone reports whether pid no longer runs (gone, or a zombie waiting to be reaped).
-func processGone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// pid (comm) S ...: the state follows the last ')'.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] == 'Z' || s[i+2] == 'X'
-	}
-	return false
-}
+// It asks the system (proctree.ProcessAlive), not /proc, so it checks on macOS too.
+func processGone(pid int) bool { return !proctree.ProcessAlive(pid) }
 
 func readPID(t testing.TB, file string) int {
 	t.Helper()

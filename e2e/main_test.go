@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package e2e holds mcpwrap's end-to-end tests. They drive real third-party software,
 // installed from the npm registry at the exact versions pinned in node/package-lock.json:
 //

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Acceptance tests of issue 3 (OAuth client credentials with a shared token cache, injected

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Issue 6 acceptance, end to end: principal-based policy on the stream and the audit

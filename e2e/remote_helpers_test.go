@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Helpers of remote_test.go and continuity_test.go (issue 4: remote servers through

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Acceptance tests of issue 4, remote half: mcpwrap launches the real mcp-remote (pinned, run

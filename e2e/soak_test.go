@@ -1,4 +1,4 @@
-//go:build soak
+//go:build unix && soak
 
 // The soak test is opt-in: go test -race -tags soak ./e2e -run TestSoak -timeout 30m
 // (SOAK_DURATION=10m for longer). It is not part of the default suite.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Helpers for the tests that drive mcpwrap itself (launcher_test.go, oauth_test.go).

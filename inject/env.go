@@ -11,6 +11,7 @@ package inject
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -53,19 +54,24 @@ func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, 
 		return nil, nil, err
 	}
 	scrub := srv.ScrubEnv()
+	// Keyed by envKey (names fold case on Windows); spelled keeps the first
+	// spelling seen.
 	vars := make(map[string]string, len(parent)+len(srv.Env)+8)
 	origin := make(map[string]string)
+	spelled := make(map[string]string)
 	var order []string
 	set := func(k, v, from string) {
-		if _, ok := vars[k]; !ok {
-			order = append(order, k)
+		fk := envKey(k)
+		if _, ok := vars[fk]; !ok {
+			order = append(order, fk)
+			spelled[fk] = k
 		}
-		vars[k] = v
-		origin[k] = from
+		vars[fk] = v
+		origin[fk] = from
 	}
 	for _, kv := range parent {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(k, ControlPrefix) || slices.Contains(scrub, k) {
+		if !ok || isControl(k) || slices.ContainsFunc(scrub, func(s string) bool { return envKey(s) == envKey(k) }) {
 			continue
 		}
 		set(k, v, "parent")
@@ -93,7 +99,7 @@ func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, 
 		}
 		for _, k := range injectNames {
 			v := tokenValue(k, tok)
-			if from, ok := origin[k]; ok && from != "injected" && vars[k] != v {
+			if from, ok := origin[envKey(k)]; ok && from != "injected" && vars[envKey(k)] != v {
 				warns = append(warns, Warning(fmt.Sprintf("%s from the %s environment is replaced by the injected token", k, from)))
 			}
 			set(k, v, "injected")
@@ -101,7 +107,7 @@ func Env(parent []string, srv *config.Server, tok *Token) ([]string, []Warning, 
 	}
 	env := make([]string, 0, len(order))
 	for _, k := range order {
-		env = append(env, k+"="+vars[k])
+		env = append(env, spelled[k]+"="+vars[k])
 	}
 	return env, warns, nil
 }
@@ -139,3 +145,18 @@ func templateData(tok *Token) config.TemplateData {
 		Scopes:      tok.Scopes,
 	}
 }
+
+// caseInsensitiveEnv is true where environment variable names ignore case
+// (Windows: Path and PATH, mcpwrap_token and MCPWRAP_TOKEN are one variable).
+var caseInsensitiveEnv = runtime.GOOS == "windows"
+
+// envKey is the name under which k is one variable.
+func envKey(k string) string {
+	if caseInsensitiveEnv {
+		return strings.ToUpper(k)
+	}
+	return k
+}
+
+// isControl reports whether k is one of mcpwrap's own MCPWRAP_* variables.
+func isControl(k string) bool { return strings.HasPrefix(envKey(k), ControlPrefix) }

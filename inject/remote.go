@@ -77,7 +77,7 @@ func remoteCommand(srv *config.Server) []string {
 func setEnv(env []string, k, v string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
-		if name, _, _ := strings.Cut(kv, "="); name != k {
+		if name, _, _ := strings.Cut(kv, "="); envKey(name) != envKey(k) {
 			out = append(out, kv)
 		}
 	}

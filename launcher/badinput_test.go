@@ -53,7 +53,7 @@ func killPidFileGroup(t *testing.T, f string) {
 			return
 		}
 		if pid, err := strconv.Atoi(string(b)); err == nil && pid > 0 {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			killGroup(pid)
 		}
 	})
 }

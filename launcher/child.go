@@ -7,13 +7,22 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"github.com/mcpwrap/mcpwrap/cmdline"
+	"github.com/mcpwrap/mcpwrap/proctree"
 )
 
 // child is one running server process and the pipes mcpwrap holds to it. The
-// child leads its own process group, so a signal to the group reaches the
-// grandchildren a wrapper such as npx starts.
+// child is the root of a proctree.Tree (its own process group on Unix, a Job
+// Object on Windows), so a stop reaches the grandchildren a wrapper such as
+// npx starts.
 type child struct {
-	cmd    *exec.Cmd
+	cmd  *exec.Cmd
+	tree *proctree.Tree
+	// note says what command resolution did beyond a lookup (an npm shim
+	// unwrapped, a GUI PATH widened), for the "server started" log; "" if
+	// nothing.
+	note   string
 	stdin  *os.File // write end, held by mcpwrap
 	stdout *os.File // read end
 	stderr *os.File // read end
@@ -30,7 +39,12 @@ func startChild(argv, env []string, dir string) (*child, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("launcher: no command to run")
 	}
-	path, err := exec.LookPath(argv[0])
+	// Resolved with the child's own PATH; on Windows an npm .cmd shim becomes
+	// node.exe and its script, so no cmd.exe parses the arguments.
+	if env == nil {
+		env = os.Environ()
+	}
+	rc, err := cmdline.Resolve(cmdline.Host(), argv, env)
 	if err != nil {
 		return nil, fmt.Errorf("launcher: find %q: %w", argv[0], err)
 	}
@@ -38,34 +52,33 @@ func startChild(argv, env []string, dir string) (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launcher: pipe: %w", err)
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := outputPipe()
 	if err != nil {
 		closeAll(inR, inW)
 		return nil, fmt.Errorf("launcher: pipe: %w", err)
 	}
-	growPipe(outR)
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		closeAll(inR, inW, outR, outW)
 		return nil, fmt.Errorf("launcher: pipe: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        argv,
-		Env:         env,
-		Dir:         dir,
-		Stdin:       inR,
-		Stdout:      outW,
-		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		Path:   rc.Path,
+		Args:   rc.Args,
+		Env:    rc.Env,
+		Dir:    dir,
+		Stdin:  inR,
+		Stdout: outW,
+		Stderr: errW,
 	}
-	if err := cmd.Start(); err != nil {
+	tree, err := proctree.Start(cmd)
+	if err != nil {
 		closeAll(inR, inW, outR, outW, errR, errW)
 		return nil, fmt.Errorf("launcher: start %q: %w", argv[0], err)
 	}
 	// The child has its own copies now; ours would keep the pipes open forever.
 	closeAll(inR, outW, errW)
-	c := &child{cmd: cmd, stdin: inW, stdout: outR, stderr: errR, done: make(chan struct{})}
+	c := &child{cmd: cmd, tree: tree, note: rc.Note, stdin: inW, stdout: outR, stderr: errR, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		c.code = exitCode(cmd.ProcessState)
@@ -74,16 +87,21 @@ func startChild(argv, env []string, dir string) (*child, error) {
 	return c, nil
 }
 
-// signalGroup sends sig to the child's whole process group. Errors (the group is
-// already gone) are not interesting to the caller.
+// signalGroup sends sig to the child's whole process tree. On Windows SIGKILL
+// kills the job and any other signal becomes CTRL_BREAK_EVENT. Errors (the
+// tree is already gone) are not interesting to the caller.
 func (c *child) signalGroup(sig syscall.Signal) {
-	_ = syscall.Kill(-c.cmd.Process.Pid, sig)
+	_ = c.tree.Signal(sig)
 }
 
-// groupAlive reports whether any process of the child's group still exists.
-func (c *child) groupAlive() bool {
-	return syscall.Kill(-c.cmd.Process.Pid, 0) == nil
-}
+// terminate asks the whole tree to stop (SIGTERM, CTRL_BREAK_EVENT).
+func (c *child) terminate() { _ = c.tree.Terminate() }
+
+// kill ends the whole tree at once (SIGKILL, TerminateJobObject).
+func (c *child) kill() { _ = c.tree.Kill() }
+
+// groupAlive reports whether any process of the child's tree still exists.
+func (c *child) groupAlive() bool { return c.tree.Alive() }
 
 // exited reports whether the child process (the group leader) has exited.
 func (c *child) exited() bool {
@@ -98,16 +116,8 @@ func (c *child) exited() bool {
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
 // exitCode turns a process state into the code mcpwrap exits with: the child's
-// own code, or 128+N when signal N killed it.
-func exitCode(ps *os.ProcessState) int {
-	if ps == nil {
-		return 70
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
-}
+// own code, or 128+N when signal N killed it (Windows: see proctree).
+func exitCode(ps *os.ProcessState) int { return proctree.ExitCode(ps) }
 
 func closeAll(cs ...io.Closer) {
 	for _, c := range cs {

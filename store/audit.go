@@ -140,7 +140,7 @@ func (s *Store) AppendAudit(pending [][]byte, seal AuditSeal) (merged int, err e
 		if bad.forged {
 			aside = bad.path + forgedSpoolTail
 		}
-		if rerr := os.Rename(bad.path, aside); errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := renameFile(bad.path, aside); errors.Is(rerr, fs.ErrNotExist) {
 			continue // another merger set it aside first
 		} else if rerr != nil {
 			return 0, fmt.Errorf("store: set aside audit spool %q: %w", bad.path, rerr)
@@ -254,7 +254,7 @@ func (s *Store) appendAuditOnce(pending [][]byte, seal AuditSeal) (int, error) {
 	// Committed: every held file is now part of the log.
 	for _, h := range held {
 		h.release()
-		if rerr := os.Remove(h.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := removeFile(h.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			s.log.Warn("store: could not remove a merged audit spool file; it is recorded as merged and will not be merged again",
 				"path", h.path, "error", rerr)
 		}
@@ -291,7 +291,7 @@ func (s *Store) SpoolAudit(pending [][]byte) (path string, err error) {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("store: spool audit %q: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := renameFile(tmp, path); err != nil {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("store: spool audit %q: %w", path, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -168,6 +169,13 @@ func (s *Store) withDBOnce(path string, deadline time.Time, fn func(*bolt.DB) er
 		err = fmt.Errorf("store: read %q: %w: bbolt panic: %v", path, ErrCorrupt, r)
 	}()
 
+	if _, done := s.checked.Load(path); validateReadOnlyFirst && !done {
+		if err := validateReadOnly(path, opts); err != nil {
+			return s.openError(path, err)
+		}
+		file = nil
+		s.checked.Store(path, struct{}{})
+	}
 	db, err = bolt.Open(path, 0o600, opts)
 	if err != nil {
 		return s.openError(path, err)
@@ -179,6 +187,56 @@ func (s *Store) withDBOnce(path string, deadline time.Time, fn func(*bolt.DB) er
 		err = fmt.Errorf("store: close %q: %w", path, cerr)
 	}
 	return err
+}
+
+// validateReadOnlyFirst: on Windows bbolt grows the file to its map size when
+// it opens it for writing, so a damaged file would be changed before it is
+// found damaged and moved aside. There each Store checks each file once,
+// read-only and page by page, before it first opens it for writing.
+var validateReadOnlyFirst = runtime.GOOS == "windows"
+
+// validateReadOnly opens an existing file read-only, reads every key of every
+// bucket and closes it again, without writing a byte. A missing file is fine.
+// A page bad enough to make bbolt panic is reported as corruption (bbolt's
+// Tx.Check is not used: it would panic in a goroutine of its own and end the
+// process).
+func validateReadOnly(path string, rw *bolt.Options) (err error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	ro := *rw
+	ro.ReadOnly = true
+	db, err := bolt.Open(path, 0o600, &ro)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Close the map and the file before the caller moves the file
+		// aside: Windows cannot rename a file that is mapped.
+		if r := recover(); r != nil {
+			closeQuietly(db)
+			err = fmt.Errorf("bbolt panic: %v", r)
+		}
+	}()
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walkBucket(b) })
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// walkBucket visits every key of b and of the buckets nested in it.
+func walkBucket(b *bolt.Bucket) error {
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				return walkBucket(nb)
+			}
+		}
+		return nil
+	})
 }
 
 func closeQuietly(db *bolt.DB) {
@@ -230,7 +288,7 @@ func (s *Store) quarantine(path string, cause error) error {
 		}
 		aside = fmt.Sprintf("%s.corrupt-%d.%d", path, ts, i)
 	}
-	if err := os.Rename(path, aside); err != nil {
+	if err := renameFile(path, aside); err != nil {
 		return fmt.Errorf("store: rebuild %q: %w", path, err)
 	}
 	s.log.Warn("store: cache file was unreadable; moved it aside and started an empty cache",

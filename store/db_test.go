@@ -343,3 +343,13 @@ func TestGateHeldTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The read-only validation that Windows does before every read-write open
+// (validateReadOnlyFirst) keeps the damage handling above as it is.
+func TestCorruptFilesWithReadOnlyValidationFirst(t *testing.T) {
+	old := validateReadOnlyFirst
+	validateReadOnlyFirst = true
+	t.Cleanup(func() { validateReadOnlyFirst = old })
+	t.Run("cache", TestCorruptCacheIsMovedAsideAndRebuilt)
+	t.Run("state", TestCorruptStateIsReportedAndUntouched)
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/mcpwrap/mcpwrap/internal/testdir"
 )
 
 // syncBuffer is a goroutine-safe log sink.
@@ -66,7 +68,7 @@ type testEnv struct {
 // consistency check.
 func newTestEnv(t *testing.T, opts ...Option) *testEnv {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "state")
+	dir := filepath.Join(testdir.New(t), "state") // t.TempDir cannot clean up under Wine
 	env := &testEnv{dir: dir, logs: &syncBuffer{}, clock: &fakeClock{t: epoch}, unchecked: map[string]bool{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, nil))
 	all := append([]Option{WithTimeout(10 * time.Second), WithClock(env.clock.Now)}, opts...)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -28,6 +29,7 @@ type Store struct {
 	log     *slog.Logger
 	timeout time.Duration
 	now     func() time.Time
+	checked *sync.Map // path -> struct{}: validated read-only (validateReadOnlyFirst); shared by copies
 }
 
 // Option adjusts a Store built by Open.
@@ -69,11 +71,11 @@ func Open(dir string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: abs, log: logger, timeout: DefaultTimeout, now: time.Now}
+	s := &Store{dir: abs, log: logger, timeout: DefaultTimeout, now: time.Now, checked: new(sync.Map)}
 	for _, o := range opts {
 		o(s)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	if err := mkdirPrivate(abs); err != nil {
 		return nil, fmt.Errorf("store: open %q: %w", abs, err)
 	}
 	fi, err := os.Stat(abs)
@@ -129,8 +131,13 @@ func (s *Store) Dir() string { return s.dir }
 // DefaultDir returns the state directory to use when neither --state-dir nor
 // MCPWRAP_STATE_DIR (both handled by the caller) names one:
 // $XDG_STATE_HOME/mcpwrap when XDG_STATE_HOME is an absolute path, otherwise
-// ~/Library/Application Support/mcpwrap on macOS, %LocalAppData%\mcpwrap on
-// Windows, and ~/.local/state/mcpwrap elsewhere.
+// ~/Library/Application Support/mcpwrap on macOS, %USERPROFILE%\.mcpwrap\state
+// on Windows, and ~/.local/state/mcpwrap elsewhere.
+//
+// Not %LocalAppData% on Windows: Claude Desktop is an MSIX package there, and
+// Windows redirects the AppData writes of every process it starts into the
+// package's private copy, so a Claude-launched session and the CLI in a
+// terminal would keep two different states (tokens, suspensions, audit).
 func DefaultDir() (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -144,11 +151,6 @@ func defaultDir(goos string, getenv func(string) string, home string) (string, e
 	if x := getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
 		return filepath.Join(x, "mcpwrap"), nil
 	}
-	if goos == "windows" {
-		if l := getenv("LocalAppData"); l != "" {
-			return filepath.Join(l, "mcpwrap"), nil
-		}
-	}
 	if home == "" {
 		return "", errors.New("store: default state directory: home directory unknown; set MCPWRAP_STATE_DIR or --state-dir")
 	}
@@ -156,7 +158,7 @@ func defaultDir(goos string, getenv func(string) string, home string) (string, e
 	case "darwin", "ios":
 		return filepath.Join(home, "Library", "Application Support", "mcpwrap"), nil
 	case "windows":
-		return filepath.Join(home, "AppData", "Local", "mcpwrap"), nil
+		return filepath.Join(home, ".mcpwrap", "state"), nil
 	default:
 		return filepath.Join(home, ".local", "state", "mcpwrap"), nil
 	}

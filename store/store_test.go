@@ -101,6 +101,7 @@ func TestDefaultDir(t *testing.T) {
 		{name: "relative xdg ignored", goos: "linux", env: map[string]string{"XDG_STATE_HOME": "rel"}, home: "/home/u", want: "/home/u/.local/state/mcpwrap"},
 		{name: "macos", goos: "darwin", home: "/Users/u", want: "/Users/u/Library/Application Support/mcpwrap"},
 		{name: "macos xdg wins", goos: "darwin", env: map[string]string{"XDG_STATE_HOME": "/xdg"}, home: "/Users/u", want: "/xdg/mcpwrap"},
+		{name: "windows outside AppData", goos: "windows", env: map[string]string{"LocalAppData": "/u/AppData/Local"}, home: "/u", want: filepath.Join("/u", ".mcpwrap", "state")},
 		{name: "no home", goos: "linux", wantErr: true},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,9 @@ import (
 )
 
 // Trust records live in state.db, keyed by the cleaned absolute path of a
-// project config file. A record trusts one content hash: editing the file
+// project config file (FoldPath: lower case on Windows and macOS; a record
+// written before under the path as spelled is still found, and replaced by
+// the next Trust). A record trusts one content hash: editing the file
 // makes it untrusted again until the user re-runs `mcpwrap trust`.
 
 var trustBucket = []byte("trust")
@@ -25,7 +27,7 @@ type trustJSON struct {
 // Trust records that the project file at the absolute path with this content
 // hash (64 hex digits) may be loaded. It replaces any earlier record.
 func (s *Store) Trust(path, sha256hex string) error {
-	key, err := trustKey("trust", path)
+	key, legacy, err := trustKey("trust", path)
 	if err != nil {
 		return err
 	}
@@ -39,6 +41,9 @@ func (s *Store) Trust(path, sha256hex string) error {
 	}
 	return s.update(stateDB, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(trustBucket)
+		if err == nil && legacy != nil {
+			err = b.Delete(legacy)
+		}
 		if err == nil {
 			err = b.Put(key, v)
 		}
@@ -52,7 +57,7 @@ func (s *Store) Trust(path, sha256hex string) error {
 // Untrust removes the record for path; removing a missing record is not an
 // error.
 func (s *Store) Untrust(path string) error {
-	key, err := trustKey("untrust", path)
+	key, legacy, err := trustKey("untrust", path)
 	if err != nil {
 		return err
 	}
@@ -61,8 +66,13 @@ func (s *Store) Untrust(path string) error {
 		if b == nil {
 			return nil
 		}
-		if err := b.Delete(key); err != nil {
-			return fmt.Errorf("store: untrust %q: %w", path, err)
+		for _, k := range [][]byte{key, legacy} {
+			if k == nil {
+				continue
+			}
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("store: untrust %q: %w", path, err)
+			}
 		}
 		return nil
 	})
@@ -71,7 +81,7 @@ func (s *Store) Untrust(path string) error {
 // TrustedHash returns the trusted content hash (lowercase hex) for path, and
 // false when the path has never been trusted.
 func (s *Store) TrustedHash(path string) (string, bool, error) {
-	key, err := trustKey("trusted hash", path)
+	key, legacy, err := trustKey("trusted hash", path)
 	if err != nil {
 		return "", false, err
 	}
@@ -83,6 +93,9 @@ func (s *Store) TrustedHash(path string) (string, bool, error) {
 			return nil
 		}
 		v := b.Get(key)
+		if v == nil && legacy != nil {
+			v = b.Get(legacy)
+		}
 		if v == nil {
 			return nil
 		}
@@ -98,9 +111,15 @@ func (s *Store) TrustedHash(path string) (string, bool, error) {
 	return rec.SHA256, true, nil
 }
 
-func trustKey(op, path string) ([]byte, error) {
+// trustKey is the record key for path, and the key a record had before keys
+// were folded (nil when it is the same).
+func trustKey(op, path string) (key, legacy []byte, err error) {
 	if !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("store: %s %q: %w: path must be absolute", op, path, ErrInvalid)
+		return nil, nil, fmt.Errorf("store: %s %q: %w: path must be absolute", op, path, ErrInvalid)
 	}
-	return []byte(filepath.Clean(path)), nil
+	key = []byte(FoldPath(path))
+	if clean := filepath.Clean(path); clean != string(key) {
+		legacy = []byte(clean)
+	}
+	return key, legacy, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -61,5 +62,53 @@ func TestTrustRejectsBadInput(t *testing.T) {
 	}
 	if _, _, err := env.s.TrustedHash("rel"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("TrustedHash(relative) = %v", err)
+	}
+}
+
+// Where file systems ignore case, one file spelled two ways is one trust
+// record; a record written before keys were folded is still found and is
+// replaced by the next Trust.
+func TestTrustKeysFoldCaseWhereFileSystemsDo(t *testing.T) {
+	old := foldPaths
+	foldPaths = true
+	t.Cleanup(func() { foldPaths = old })
+	env := newTestEnv(t)
+	root := filepath.Dir(env.dir)
+	spelled := filepath.Join(root, "Proj", "mcpwrap.toml")
+	other := filepath.Join(root, "PROJ", "MCPWRAP.toml")
+	h1, h2 := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	if err := env.s.Trust(spelled, h1); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := env.s.TrustedHash(other); err != nil || !ok || got != h1 {
+		t.Fatalf("TrustedHash(%s) = %q, %v, %v; want the record of %s", other, got, ok, err, spelled)
+	}
+	if err := env.s.Untrust(other); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := env.s.TrustedHash(spelled); ok {
+		t.Fatalf("Untrust of %s left %s trusted", other, spelled)
+	}
+
+	// A record under the unfolded key, as an older mcpwrap wrote it.
+	foldPaths = false
+	if err := env.s.Trust(spelled, h1); err != nil {
+		t.Fatal(err)
+	}
+	foldPaths = true
+	if got, ok, err := env.s.TrustedHash(spelled); err != nil || !ok || got != h1 {
+		t.Fatalf("legacy record: %q, %v, %v", got, ok, err)
+	}
+	if err := env.s.Trust(spelled, h2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := env.s.TrustedHash(spelled); got != h2 {
+		t.Fatalf("after re-trust: %q, want %q", got, h2)
+	}
+	if err := env.s.Untrust(spelled); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := env.s.TrustedHash(spelled); ok {
+		t.Fatalf("the legacy record survived Untrust")
 	}
 }
