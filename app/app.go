@@ -46,9 +46,10 @@ func Main(ctx context.Context, argv []string, stdio IO) int {
 		return ExitUsage
 	}
 	if err != nil && e.reported {
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return ee.code
+		var ce childExit
+		if !errors.As(err, &ce) {
+			code, _, _ := describe(err)
+			return code
 		}
 	}
 	return report(stdio.Stderr, err)

@@ -55,8 +55,18 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &ce) {
 		return int(ce)
 	}
-	code := ExitInternal
-	var hints []string
+	code, msg, hints := describe(err)
+	fmt.Fprintf(stderr, "mcpwrap: error: %s\n", msg)
+	for _, h := range hints {
+		fmt.Fprintf(stderr, "mcpwrap: hint: %s\n", h)
+	}
+	return code
+}
+
+// describe is what report prints for err: the exit code, the one-line
+// message and the hints.
+func describe(err error) (code int, msg string, hints []string) {
+	code = ExitInternal
 	var ee *exitError
 	var cfgErr *config.Error
 	switch {
@@ -75,12 +85,11 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &lce) && ee == nil {
 		code = lce.ExitCode()
 	}
-	msg := strings.TrimPrefix(err.Error(), "mcpwrap: ")
-	fmt.Fprintf(stderr, "mcpwrap: error: %s\n", oneLine(msg))
-	for _, h := range hints {
-		fmt.Fprintf(stderr, "mcpwrap: hint: %s\n", oneLine(h))
+	msg = oneLine(strings.TrimPrefix(err.Error(), "mcpwrap: "))
+	for i, h := range hints {
+		hints[i] = oneLine(h)
 	}
-	return code
+	return code, msg, hints
 }
 
 func oneLine(s string) string {

@@ -1,8 +1,7 @@
 package app
 
-// The masker of one launch, for the session to run what the server sends to
-// the client (and its relayed stderr) through. Not wired into the stream yet:
-// see the issue 12 report.
+// The masker of one launch: the session gives it to its guard, which runs
+// what the server sends to the client (and its relayed stderr) through it.
 
 import (
 	"context"
@@ -25,7 +24,7 @@ const MaskTokenName = "oauth-token"
 // returns nil when inject.mask = false. Call it again after a token rotation.
 // Values shorter than mask.MinLen are not masked; their names are returned so
 // the caller can warn once.
-func maskerFor(ctx context.Context, srv *config.Server, tok *inject.Token) (*mask.Masker, []string, error) {
+func maskerFor(ctx context.Context, srv *config.Server, tok *inject.Token, previous ...*inject.Token) (*mask.Masker, []string, error) {
 	if !srv.Inject.Mask {
 		return nil, nil, nil
 	}
@@ -43,6 +42,11 @@ func maskerFor(ctx context.Context, srv *config.Server, tok *inject.Token) (*mas
 	}
 	if tok != nil && !tok.AccessToken.Empty() {
 		vals[MaskTokenName] = tok.AccessToken.Reveal()
+	}
+	for _, p := range previous {
+		if p != nil && !p.AccessToken.Empty() && (tok == nil || !p.AccessToken.Equal(tok.AccessToken)) {
+			vals[MaskTokenName+"-previous"] = p.AccessToken.Reveal()
+		}
 	}
 	m := mask.New(vals)
 	return m, m.Skipped(), nil

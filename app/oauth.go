@@ -110,9 +110,11 @@ func (c *sessionCache) AddMetrics(delta map[string]float64) error {
 // remembers the fingerprint of the token last handed out for the audit log.
 type tokenSource struct {
 	src *auth.Source
-	mu  sync.Mutex
-	fp  string
-	exp time.Time
+	// onToken, when set, is told of each token handed out (for masking).
+	onToken func(*inject.Token)
+	mu      sync.Mutex
+	fp      string
+	exp     time.Time
 }
 
 func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, time.Time, error) {
@@ -124,6 +126,9 @@ func (t *tokenSource) Token(ctx context.Context, force bool) (*inject.Token, tim
 	t.fp, t.exp = tok.AccessToken.Fingerprint(), tok.Expiry
 	t.mu.Unlock()
 	it := &inject.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresAt: tok.Expiry, Scopes: tok.Scopes}
+	if t.onToken != nil {
+		t.onToken(it)
+	}
 	return it, t.src.RefreshAt(tok), nil
 }
 

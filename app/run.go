@@ -3,10 +3,12 @@ package app
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/auth"
+	"github.com/mcpwrap/mcpwrap/jsonrpc"
 	"github.com/mcpwrap/mcpwrap/launcher"
 )
 
@@ -26,6 +28,11 @@ func runCommand(e *env) *cli.Command {
 			}
 			sess, err := e.session(c, name)
 			if err != nil {
+				if code, _, _ := describe(err); code == ExitConfig {
+					// A GUI client shows a JSON-RPC answer, not stderr: stay on
+					// the stream and say what is wrong (DESIGN.md §16).
+					return e.refuseBroken(err)
+				}
 				return err
 			}
 			defer sess.close()
@@ -45,6 +52,21 @@ func runCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// refuseBroken answers every request of the client with err (a
+// configuration error: message and hints) until the client leaves, having
+// reported it on stderr once, and returns it (exit 78).
+func (e *env) refuseBroken(err error) error {
+	e.reported = true
+	report(e.io.Stderr, err)
+	_, msg, hints := describe(err)
+	if len(hints) > 0 {
+		msg += " (hint: " + strings.Join(hints, "; ") + ")"
+	}
+	_ = launcher.Refuse(launcher.NewStdioFront(e.io.Stdin, e.io.Stdout, 0), jsonrpc.CodeConfig,
+		"mcpwrap cannot start this server: "+msg, map[string]string{"reason": "configuration_error"})
+	return err
 }
 
 // classify maps an error from a session to its exit code.

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -16,6 +18,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/guard"
 	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/inject"
 	"github.com/mcpwrap/mcpwrap/launcher"
 	"github.com/mcpwrap/mcpwrap/policy"
 	"github.com/mcpwrap/mcpwrap/store"
@@ -31,8 +34,12 @@ type session struct {
 	log   *slog.Logger
 	// stopFlush ends the periodic write of the counters of a long session.
 	stopFlush chan struct{}
-	tokens    *tokenSource   // nil for a server without OAuth
-	live      *sessionHandle // the record `mcpwrap sessions` reads; nil when it could not be written
+	tokens    *tokenSource  // nil for a server without OAuth
+	prevToken *inject.Token // the token masked besides the current one
+	// skipWarned: the secrets too short to mask were named once.
+	skipWarned bool
+	stderr     io.WriteCloser // the server's relayed stderr, masked
+	live       *sessionHandle // the record `mcpwrap sessions` reads; nil when it could not be written
 }
 
 // session builds the launcher session for a configured server: identity,
@@ -59,7 +66,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 			Server:   srv,
 			StateDir: dir,
 			Environ:  os.Environ(),
-			Stderr:   e.io.Stderr,
+			Stderr:   e.io.Stderr, // masked once the guard exists (below)
 			Signals:  e.io.Signals,
 			Logger:   e.log,
 		},
@@ -81,6 +88,8 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		Logger:   e.log,
 	}
 	s.Guard = s.guard
+	s.stderr = s.guard.StderrWriter(e.io.Stderr)
+	s.Session.Stderr = s.stderr
 
 	id, err := identity.Resolve(os.Getenv, cfg.Deployment, st, time.Now())
 	var refusal *identity.Refusal
@@ -109,6 +118,17 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		s.guard.Event(audit.EventAuthFailure, b.Reason)
 		return s, nil
 	}
+	// Only this server's secret references are resolved, and before any
+	// token is fetched: one that cannot be keeps the session on the stream,
+	// answering why (exit 78 at EOF).
+	if err := resolveForLaunch(c.Context, srv); err != nil {
+		s.close()
+		return nil, withCode(ExitConfig, err)
+	}
+	if err := s.maskFor(c.Context, srv, nil); err != nil {
+		s.close()
+		return nil, withCode(ExitConfig, err)
+	}
 	if srv.OAuth != nil {
 		src, err := e.oauthSource(c, srv, &sessionCache{Store: st, counters: s.guard})
 		if err != nil {
@@ -116,12 +136,39 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 			return nil, err
 		}
 		ts := &tokenSource{src: src}
+		ctx := c.Context
+		ts.onToken = func(tok *inject.Token) {
+			// A new token: mask it from now on (and the one before it, which
+			// a retiring server may still print), in the stream and the logs.
+			if err := s.maskFor(ctx, srv, tok); err != nil {
+				s.log.Warn("masking: " + err.Error())
+			}
+			e.maskLogsFor(ctx, srv, tok)
+		}
 		s.tokens = ts
 		s.Tokens = ts
 		s.guard.TokenFingerprint = ts.fingerprint
 		s.OnRestart = func(reason string) { s.guard.Event(audit.EventChildRestart, reason) }
 	}
 	return s, nil
+}
+
+// maskFor sets the masker of what the server sends: srv's resolved secrets,
+// tok and the token before it.
+func (s *session) maskFor(ctx context.Context, srv *config.Server, tok *inject.Token) error {
+	m, skipped, err := maskerFor(ctx, srv, tok, s.prevToken)
+	if err != nil {
+		return err
+	}
+	if tok != nil {
+		s.prevToken = tok
+	}
+	if !s.skipWarned && len(skipped) > 0 {
+		s.skipWarned = true
+		s.log.Warn("secrets too short to mask in the server's output", "secrets", strings.Join(skipped, ","))
+	}
+	s.guard.SetMasker(m)
+	return nil
 }
 
 // admit asks policy whether id may use the guard's server at all, with the
@@ -195,6 +242,10 @@ func (s *session) close() {
 	if s.stopFlush != nil {
 		close(s.stopFlush)
 		s.stopFlush = nil
+	}
+	if s.stderr != nil {
+		_ = s.stderr.Close()
+		s.stderr = nil
 	}
 	if s.live != nil {
 		if err := s.live.Close(); err != nil {

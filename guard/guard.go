@@ -22,6 +22,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/identity"
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
 	"github.com/mcpwrap/mcpwrap/launcher"
+	"github.com/mcpwrap/mcpwrap/mask"
 	"github.com/mcpwrap/mcpwrap/policy"
 )
 
@@ -58,6 +59,7 @@ type Guard struct {
 	Now              func() time.Time
 
 	lastRefusal atomic.Pointer[Refusal]
+	masker      atomic.Pointer[mask.Masker]
 
 	requests atomic.Int64 // requests judged, for `mcpwrap sessions`
 
@@ -328,6 +330,11 @@ func (g *Guard) Invalid(raw []byte, m *jsonrpc.Message, code int, reason string)
 // Response implements launcher.Guard: tools/list results lose the tools the principal
 // may not call; everything else passes unchanged.
 func (g *Guard) Response(raw []byte, m *jsonrpc.Message, p *launcher.Pending) []byte {
+	return g.masked(g.filtered(raw, m, p), p.Method, p.ID)
+}
+
+// filtered is the tools/list filtering of Response.
+func (g *Guard) filtered(raw []byte, m *jsonrpc.Message, p *launcher.Pending) []byte {
 	if p.Method != "tools/list" || m.Result == nil {
 		return raw
 	}

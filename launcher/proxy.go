@@ -31,6 +31,9 @@ type Guard interface {
 	// id is already in flight): code is the JSON-RPC error it was answered
 	// with, reason the word for the audit log.
 	Invalid(raw []byte, m *jsonrpc.Message, code int, reason string)
+	// Outbound may rewrite a message of the server's own (a notification or
+	// a server-to-client request) before the client gets it.
+	Outbound(raw []byte, m *jsonrpc.Message) []byte
 }
 
 // retryKeepBytes bounds the size of a request kept for a retry after a forced
@@ -415,8 +418,8 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 	current := gen == p.gen.Load()
 	if m.Kind != jsonrpc.KindBatch {
 		pass, err := p.serverElement(line, &m, gen, current)
-		if pass && err == nil {
-			err = p.toClient(line)
+		if pass != nil && err == nil {
+			err = p.toClient(pass)
 		}
 		return err
 	}
@@ -431,8 +434,8 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 		if err != nil {
 			return err
 		}
-		if pass {
-			rest = append(rest, el)
+		if pass != nil {
+			rest = append(rest, bytes.TrimRight(pass, "\r\n"))
 		}
 	}
 	if len(rest) > 0 {
@@ -442,23 +445,27 @@ func (p *proxy) fromServer(line []byte, gen int64) error {
 }
 
 // serverElement handles one message from a child. It answers a pending
-// request itself; pass says the message (a notification or a request of the
-// server's) goes to the client as it is.
-func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current bool) (pass bool, err error) {
+// request itself; pass, when not nil, is a message of the server's own (a
+// notification or request) to give the client, as the guard left it.
+func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current bool) (pass []byte, err error) {
 	if m.Kind != jsonrpc.KindResponse {
 		if !current {
 			// A retired child's notifications and requests belong to a session
 			// the client no longer has.
 			p.log.Debug("dropped a message from a retired server", "method", m.Method)
+			return nil, nil
 		}
-		return current, nil
+		if p.guard != nil {
+			return p.guard.Outbound(raw, m), nil
+		}
+		return raw, nil
 	}
 	pd := p.pending.take(keyOf(m.ID), gen)
 	if pd == nil {
 		// Nothing was asked with this id (or it was answered already): passing
 		// it on would hand the client an answer no policy looked at.
 		p.log.Warn("server answered an id that is not in flight; dropped")
-		return false, nil
+		return nil, nil
 	}
 	if m.Error != nil && p.retryAuth && pd.Raw != nil && p.authRetries.Load() > 0 && isAuthFailure(m.Error, p.remote) {
 		// The upstream rejected the child's token: hold the answer, let the
@@ -471,7 +478,7 @@ func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current
 		case p.authFailed <- pd:
 		default:
 		}
-		return false, nil
+		return nil, nil
 	}
 	if m.Result != nil && current {
 		p.lastSuccess.Store(p.now().UnixNano())
@@ -481,7 +488,7 @@ func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current
 		// back the id it sent.
 		raw = out
 		if *m, err = jsonrpc.Parse(raw, false); err != nil {
-			return false, nil
+			return nil, nil
 		}
 	}
 	out := raw
@@ -490,7 +497,7 @@ func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current
 	}
 	err = p.deliver(pd, out)
 	p.finish(pd, out, m)
-	return false, err
+	return nil, err
 }
 
 func (p *proxy) finish(pd *Pending, out []byte, m *jsonrpc.Message) {
