@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/mcpwrap/mcpwrap/cmdline"
@@ -19,13 +21,16 @@ import (
 type child struct {
 	cmd  *exec.Cmd
 	tree *proctree.Tree
+	// inproc, when set, is an upstream inside mcpwrap (the native HTTP
+	// transport) standing where a process would: cmd and tree are nil.
+	inproc *inproc
 	// note says what command resolution did beyond a lookup (an npm shim
 	// unwrapped, a GUI PATH widened), for the "server started" log; "" if
 	// nothing.
 	note   string
-	stdin  *os.File // write end, held by mcpwrap
-	stdout *os.File // read end
-	stderr *os.File // read end
+	stdin  io.WriteCloser // write end, held by mcpwrap
+	stdout io.ReadCloser  // read end
+	stderr io.ReadCloser  // read end
 	done   chan struct{}
 	// set before done is closed
 	code int
@@ -91,17 +96,32 @@ func startChild(argv, env []string, dir string) (*child, error) {
 // kills the job and any other signal becomes CTRL_BREAK_EVENT. Errors (the
 // tree is already gone) are not interesting to the caller.
 func (c *child) signalGroup(sig syscall.Signal) {
+	if c.inproc != nil {
+		c.inproc.end() // any stop ends an in-process upstream
+		return
+	}
 	_ = c.tree.Signal(sig)
 }
 
 // terminate asks the whole tree to stop (SIGTERM, CTRL_BREAK_EVENT).
-func (c *child) terminate() { _ = c.tree.Terminate() }
+func (c *child) terminate() { c.signalGroup(syscall.SIGTERM) }
 
 // kill ends the whole tree at once (SIGKILL, TerminateJobObject).
-func (c *child) kill() { _ = c.tree.Kill() }
+func (c *child) kill() {
+	if c.inproc != nil {
+		c.inproc.end()
+		return
+	}
+	_ = c.tree.Kill()
+}
 
 // groupAlive reports whether any process of the child's tree still exists.
-func (c *child) groupAlive() bool { return c.tree.Alive() }
+func (c *child) groupAlive() bool {
+	if c.inproc != nil {
+		return !c.exited()
+	}
+	return c.tree.Alive()
+}
 
 // exited reports whether the child process (the group leader) has exited.
 func (c *child) exited() bool {
@@ -113,7 +133,47 @@ func (c *child) exited() bool {
 	}
 }
 
-func (c *child) pid() int { return c.cmd.Process.Pid }
+// pid is the server's process id (mcpwrap's own for an in-process upstream).
+func (c *child) pid() int {
+	if c.inproc != nil {
+		return os.Getpid()
+	}
+	return c.cmd.Process.Pid
+}
+
+// inproc is an upstream that runs inside mcpwrap and speaks JSON-RPC lines
+// like a child's stdio: the native HTTP transport. Closing its stdin (or any
+// stop) closes it, which ends it with code 0.
+type inproc struct {
+	rwc  io.ReadWriteCloser
+	once sync.Once
+	done chan struct{}
+}
+
+func (p *inproc) end() {
+	p.once.Do(func() {
+		_ = p.rwc.Close()
+		close(p.done)
+	})
+}
+
+type inprocStdin struct{ p *inproc }
+
+func (w inprocStdin) Write(b []byte) (int, error) { return w.p.rwc.Write(b) }
+func (w inprocStdin) Close() error                { w.p.end(); return nil }
+
+// startInproc makes rwc the upstream of a child.
+func startInproc(rwc io.ReadWriteCloser) *child {
+	p := &inproc{rwc: rwc, done: make(chan struct{})}
+	return &child{
+		inproc: p,
+		note:   "in-process",
+		stdin:  inprocStdin{p},
+		stdout: io.NopCloser(rwc),
+		stderr: io.NopCloser(strings.NewReader("")),
+		done:   p.done,
+	}
+}
 
 // exitCode turns a process state into the code mcpwrap exits with: the child's
 // own code, or 128+N when signal N killed it (Windows: see proctree).

@@ -23,7 +23,7 @@ func TestServerOutputPipeIsEnlarged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { c.stdin.Close(); <-c.done; closeAll(c.stdout, c.stderr) }()
-	if n := pipeSize(t, c.stdout); n != pipeBytes {
+	if n := pipeSize(t, c.stdout.(*os.File)); n != pipeBytes {
 		t.Errorf("server stdout pipe holds %d bytes, want %d", n, pipeBytes)
 	}
 	f, err := os.CreateTemp(t.TempDir(), "notapipe")

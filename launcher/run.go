@@ -16,6 +16,11 @@ type Options struct {
 	Argv []string
 	Env  []string
 	Dir  string
+	// Connect, when set, makes the upstream in process instead of starting
+	// Argv: a connection that speaks JSON-RPC lines as a child's stdio would
+	// (the native HTTP transport). It takes its credentials per request, so
+	// it needs no Respawn.
+	Connect func() (io.ReadWriteCloser, error)
 	// ShutdownGrace is how long a child gets after its stdin closes, and again
 	// after SIGTERM, before the next step of the escalation.
 	ShutdownGrace time.Duration
@@ -88,11 +93,21 @@ func Run(ctx context.Context, o Options) (int, error) {
 		o.Front = NewStdioFront(o.Stdin, o.Stdout, o.MaxMessageBytes)
 	}
 	s := &supervisor{o: o, log: o.Logger, grace: o.ShutdownGrace, stderr: &syncWriter{w: o.Stderr}, swapDone: make(chan swapResult, 1)}
-	c, err := startChild(o.Argv, o.Env, o.Dir)
-	if err != nil {
-		return 0, err
+	var c *child
+	if o.Connect != nil {
+		rwc, err := o.Connect()
+		if err != nil {
+			return 0, err
+		}
+		c = startInproc(rwc)
+		s.log.Debug("upstream connected in process")
+	} else {
+		var err error
+		if c, err = startChild(o.Argv, o.Env, o.Dir); err != nil {
+			return 0, err
+		}
+		s.log.Debug("server started", "pid", c.pid(), "command", o.Argv[0], "resolved", c.note)
 	}
-	s.log.Debug("server started", "pid", c.pid(), "command", o.Argv[0])
 	s.p = newProxy(o.Front, s.stderr, s.log, o.Guard, o.MaxMessageBytes)
 	s.p.recordHandshake = o.Respawn != nil
 	s.p.retryAuth = o.Respawn != nil
