@@ -262,6 +262,7 @@ func TestContinuityLocalOutlivesTokens(t *testing.T) {
 		ExpiryBuffer: "1s", Extra: []string{`shutdown_grace = "1s"`},
 	})
 	sess := rmNewSession(t, cfg, "local")
+	envs := serverEnvs(t, sess.Extra, "server-everything")
 	w := rmWatch(t, sess, 100*time.Millisecond)
 
 	loops := rmLoopFor(rmTTL)
@@ -275,16 +276,23 @@ func TestContinuityLocalOutlivesTokens(t *testing.T) {
 	w.finish()
 	extras := rmCheckLoop(t, run, steps)
 
-	var seen []string // OAUTH_ACCESS_TOKEN of each get-env, in order
-	distinct := map[string]bool{}
+	// The client sees every injected token masked; each server, in the
+	// order they started, really had its own.
 	for _, r := range extras {
-		env := r.envOf(t)
+		shown := r.envOf(t)
+		if tok := shown["OAUTH_ACCESS_TOKEN"]; !strings.HasPrefix(tok, "[mcpwrap:masked:oauth-token") {
+			t.Errorf("get-env showed the client OAUTH_ACCESS_TOKEN with fingerprint %s, want the oauth-token marker", fingerprint(tok))
+		}
+		if shown[rmMarkVar] != sess.Mark {
+			t.Errorf("get-env: the server's environment lacks the session marker")
+		}
+	}
+	var seen []string // OAUTH_ACCESS_TOKEN of each server, in order
+	distinct := map[string]bool{}
+	for _, env := range envs() {
 		tok := env["OAUTH_ACCESS_TOKEN"]
 		if tok == "" || env["AUTHORIZATION"] != "Bearer "+tok {
-			t.Errorf("get-env: OAUTH_ACCESS_TOKEN %q, AUTHORIZATION fingerprint %s", fingerprint(tok), fingerprint(env["AUTHORIZATION"]))
-		}
-		if env[rmMarkVar] != sess.Mark {
-			t.Errorf("get-env: the server's environment lacks the session marker")
+			t.Errorf("server env: OAUTH_ACCESS_TOKEN %q, AUTHORIZATION fingerprint %s", fingerprint(tok), fingerprint(env["AUTHORIZATION"]))
 		}
 		if len(seen) == 0 || seen[len(seen)-1] != tok {
 			seen = append(seen, tok)
@@ -294,7 +302,7 @@ func TestContinuityLocalOutlivesTokens(t *testing.T) {
 	issued := iss.tokenRequests()
 	const minTokens = 4
 	if len(distinct) < minTokens || len(issued) < minTokens {
-		t.Errorf("get-env showed %d distinct tokens (%d changes) and the issuer saw %d token requests over %s, want at least %d each",
+		t.Errorf("the servers had %d distinct tokens (%d changes) and the issuer saw %d token requests over %s, want at least %d each",
 			len(distinct), len(seen)-1, len(issued), elapsed.Round(time.Millisecond), minTokens)
 	}
 	if len(seen) != len(distinct) {
@@ -340,9 +348,9 @@ func TestContinuityStatelessClient(t *testing.T) {
 		ExpiryBuffer: "1s", Extra: []string{`shutdown_grace = "1s"`},
 	})
 	sess := rmNewSession(t, cfg, "local")
+	envs := serverEnvs(t, sess.Extra, "server-everything")
 	c := rmStartRaw(t, sess)
 	meta := map[string]any{"io.modelcontextprotocol/clientInfo": map[string]any{"name": "stateless-e2e", "version": "1.0.0"}}
-	var toks []string
 	for i := 0; i < 4; i++ {
 		if i > 0 {
 			time.Sleep(rmStatelessTTL - 500*time.Millisecond) // past the next refresh time
@@ -371,7 +379,9 @@ func TestContinuityStatelessClient(t *testing.T) {
 				if err := json.Unmarshal([]byte(res.Content[0].Text), &env); err != nil {
 					t.Fatalf("get-env: %v", err)
 				}
-				toks = append(toks, env["OAUTH_ACCESS_TOKEN"])
+				if !strings.HasPrefix(env["OAUTH_ACCESS_TOKEN"], "[mcpwrap:masked:oauth-token") {
+					t.Errorf("round %d: the client saw the token with fingerprint %s, want the oauth-token marker", i, fingerprint(env["OAUTH_ACCESS_TOKEN"]))
+				}
 			}
 		}
 	}
@@ -379,8 +389,8 @@ func TestContinuityStatelessClient(t *testing.T) {
 		t.Errorf("mcpwrap exit code %d, want 0", code)
 	}
 	distinct := map[string]bool{}
-	for _, tok := range toks {
-		distinct[tok] = true
+	for _, env := range envs() {
+		distinct[env["OAUTH_ACCESS_TOKEN"]] = true
 	}
 	if len(distinct) < 3 {
 		t.Errorf("the server saw %d distinct tokens over 4 rounds %s apart, want at least 3", len(distinct), rmStatelessTTL-500*time.Millisecond)

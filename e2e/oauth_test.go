@@ -179,11 +179,13 @@ func TestOAuth(t *testing.T) {
 		// warning that names the variable but not the value.
 		const stale = "Bearer stale-parent-value"
 		spec.Env["AUTHORIZATION"] = stale
+		envs := serverEnvs(t, spec.Env, "server-everything")
 		run := runClientRaw(t, spec)
 		if !run.Init.OK || len(run.Steps) != 1 {
 			t.Fatalf("init %+v, %d steps\nstderr:\n%s", errOf(run.Init), len(run.Steps), truncate(run.Stderr, 8192))
 		}
-		env := run.Steps[0].mustOK(t).envOf(t)
+		checkMaskedToken(t, run.Steps[0].mustOK(t).envOf(t))
+		env := onlyServerEnv(t, envs)
 		tok := env["OAUTH_ACCESS_TOKEN"]
 		if tok == "" {
 			t.Fatalf("server env has no OAUTH_ACCESS_TOKEN")
@@ -214,7 +216,9 @@ func TestOAuth(t *testing.T) {
 			Scopes: []string{"read", "tools"}, Resource: []string{apiResource}}.forIssuer(iss)
 		spec := wrapSpec(t, writeConfig(t, srv.toml()), newStateDir(t), "ev", nil, stepCall("get-env", nil))
 		spec.Env[secretEnv] = issuerPostSecret
-		env := runClient(t, spec)[0].mustOK(t).envOf(t)
+		envs := serverEnvs(t, spec.Env, "server-everything")
+		checkMaskedToken(t, runClient(t, spec)[0].mustOK(t).envOf(t))
+		env := onlyServerEnv(t, envs)
 		tok := env["OAUTH_ACCESS_TOKEN"]
 		if tok == "" {
 			t.Fatalf("server env has no OAUTH_ACCESS_TOKEN")
@@ -246,7 +250,9 @@ func TestOAuth(t *testing.T) {
 			t.Helper()
 			spec := wrapSpec(t, cfg, state, "ev", nil, stepCall("env", nil))
 			spec.Env[secretEnv] = issuerBasicSecret
-			tok := runClient(t, spec)[0].mustOK(t).envOf(t)["OAUTH_ACCESS_TOKEN"]
+			envs := serverEnvs(t, spec.Env, "fakeserver")
+			checkMaskedToken(t, runClient(t, spec)[0].mustOK(t).envOf(t))
+			tok := onlyServerEnv(t, envs)["OAUTH_ACCESS_TOKEN"]
 			if tok == "" {
 				t.Fatalf("server env has no OAUTH_ACCESS_TOKEN")
 			}
@@ -355,6 +361,7 @@ func TestOAuth(t *testing.T) {
 
 		runs := make([]*ClientRun, n)
 		var wg sync.WaitGroup
+		envsOf := make([]func() []map[string]string, n)
 		for i := range n {
 			spec := ClientSpec{
 				// Announce readiness, then wait for the barrier, then become mcpwrap.
@@ -370,6 +377,7 @@ func TestOAuth(t *testing.T) {
 				RequestTimeout: 2 * time.Minute,
 				Timeout:        4 * time.Minute,
 			}
+			envsOf[i] = serverEnvs(t, spec.Env, "fakeserver")
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -406,7 +414,8 @@ func TestOAuth(t *testing.T) {
 				t.Errorf("launcher %d: tools/call env: %+v", i, errOf(run.Steps[1]))
 				continue
 			}
-			tokens[run.Steps[1].envOf(t)["OAUTH_ACCESS_TOKEN"]]++
+			checkMaskedToken(t, run.Steps[1].envOf(t))
+			tokens[onlyServerEnv(t, envsOf[i])["OAUTH_ACCESS_TOKEN"]]++
 		}
 		if got := len(iss.tokenRequestsOf(oaSwarm)); got != 1 {
 			t.Errorf("%d concurrent launches made %d token requests, want exactly 1", n, got)
@@ -447,13 +456,19 @@ func TestOAuth(t *testing.T) {
 		)
 		spec.Env[secretEnv] = canarySecret
 
+		envs := serverEnvs(t, spec.Env, "server-everything")
 		scan := startProcScanner(20 * time.Millisecond)
 		run := runClientRaw(t, spec)
 		cmdlines, scans := scan.finish()
 		if !run.Init.OK || run.ExitCode != 0 || len(run.Steps) != 3 {
 			t.Fatalf("init %+v, exit %d, %d steps\nstderr:\n%s", errOf(run.Init), run.ExitCode, len(run.Steps), truncate(run.Stderr, 8192))
 		}
-		env := run.Steps[0].mustOK(t).envOf(t)
+		shown := run.Steps[0].mustOK(t).envOf(t)
+		checkMaskedToken(t, shown)
+		if shown["API_KEY"] != "[mcpwrap:masked:oauth-token]" {
+			t.Errorf("the client saw API_KEY with fingerprint %s, want the oauth-token marker", fingerprint(shown["API_KEY"]))
+		}
+		env := onlyServerEnv(t, envs)
 		tok := env["OAUTH_ACCESS_TOKEN"]
 		if len(tok) < 16 {
 			t.Fatalf("server env OAUTH_ACCESS_TOKEN has %d bytes (fingerprint %s), want a real token", len(tok), fingerprint(tok))
@@ -600,7 +615,9 @@ func TestOAuth(t *testing.T) {
 		srv := oauthServer{Name: "ev", Argv: serverEverythingArgv(), ClientID: oaMTLS, Scopes: []string{"tools"},
 			Cert: pki.ClientCertFile, Key: pki.ClientKeyFile}.forIssuer(iss)
 		spec := wrapSpec(t, writeConfig(t, srv.toml()), newStateDir(t), "ev", nil, stepCall("get-env", nil))
-		env := runClient(t, spec)[0].mustOK(t).envOf(t)
+		envs := serverEnvs(t, spec.Env, "server-everything")
+		checkMaskedToken(t, runClient(t, spec)[0].mustOK(t).envOf(t))
+		env := onlyServerEnv(t, envs)
 		tok := env["OAUTH_ACCESS_TOKEN"]
 		if tok == "" {
 			t.Fatalf("server env has no OAUTH_ACCESS_TOKEN")
@@ -647,6 +664,20 @@ func TestOAuth(t *testing.T) {
 }
 
 // checkInjected checks the default injection names for tok.
+// checkMaskedToken checks that the client saw the injected token only as
+// mcpwrap's marker in the server's env listing.
+func checkMaskedToken(t testing.TB, shown map[string]string) {
+	t.Helper()
+	for _, k := range []string{"OAUTH_ACCESS_TOKEN", "MCPWRAP_ACCESS_TOKEN"} {
+		if shown[k] != "[mcpwrap:masked:oauth-token]" {
+			t.Errorf("the client saw %s with fingerprint %s, want [mcpwrap:masked:oauth-token]", k, fingerprint(shown[k]))
+		}
+	}
+	if shown["AUTHORIZATION"] != "Bearer [mcpwrap:masked:oauth-token]" {
+		t.Errorf("the client saw AUTHORIZATION with fingerprint %s, want \"Bearer [mcpwrap:masked:oauth-token]\"", fingerprint(shown["AUTHORIZATION"]))
+	}
+}
+
 func checkInjected(t testing.TB, env map[string]string, tok string) {
 	t.Helper()
 	want := map[string]string{

@@ -131,6 +131,8 @@ type rmSession struct {
 	StateDir string
 	Server   string
 	Mark     string // value of RM_SESSION_MARK in mcpwrap's (and so the children's) environment
+	// Extra is more of mcpwrap's environment (serverEnvs sets its variables here).
+	Extra map[string]string
 }
 
 const rmMarkVar = "RM_SESSION_MARK"
@@ -142,12 +144,16 @@ func rmNewSession(t testing.TB, cfg, server string) rmSession {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return rmSession{Config: cfg, StateDir: dir, Server: server, Mark: mark}
+	return rmSession{Config: cfg, StateDir: dir, Server: server, Mark: mark, Extra: map[string]string{}}
 }
 
 // env is mcpwrap's environment on top of the test's.
 func (s rmSession) env() map[string]string {
-	return map[string]string{"MCPWRAP_STATE_DIR": s.StateDir, rmMarkVar: s.Mark}
+	env := map[string]string{"MCPWRAP_STATE_DIR": s.StateDir, rmMarkVar: s.Mark}
+	for k, v := range s.Extra {
+		env[k] = v
+	}
+	return env
 }
 
 // spec is a ClientSpec that runs `mcpwrap --config CFG run SERVER` under client.mjs.

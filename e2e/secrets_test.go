@@ -44,19 +44,35 @@ func TestSecretReferencesReachServerEverything(t *testing.T) {
 	spec := wrapSpec(t, cfg, state, "ev", nil, stepCall("get-env", nil))
 	spec.Env["MCPWRAP_SECRETS_KEYRING"] = "off"
 	spec.Env["E2E_SOURCE_SECRET"] = fromEnv
+	envs := serverEnvs(t, spec.Env, "server-everything")
 	run := runClientRaw(t, spec)
 	cmdlines, _ := scan.finish()
 	if !run.Init.OK || len(run.Steps) != 1 {
 		t.Fatalf("run ev: init %+v exit %d\nstderr:\n%s", errOf(run.Init), run.ExitCode, truncate(run.Stderr, 4096))
 	}
-	got := run.Steps[0].mustOK(t).envOf(t)
+	// The client (the model) sees markers where the server printed the values.
+	shown := run.Steps[0].mustOK(t).envOf(t)
+	if shown["GITHUB_PERSONAL_ACCESS_TOKEN"] != "[mcpwrap:masked:secret:GH]" || shown["AUTH_HEADER"] != "token [mcpwrap:masked:secret:GH]" ||
+		shown["FROM_ENV"] != "[mcpwrap:masked:env:E2E_SOURCE_SECRET]" || !strings.HasPrefix(shown["FROM_CMD"], "[mcpwrap:masked:cmd:") {
+		t.Errorf("get-env as the client saw it: %s / %s / %s / %s, want the [mcpwrap:masked:...] markers",
+			shown["GITHUB_PERSONAL_ACCESS_TOKEN"], shown["AUTH_HEADER"], shown["FROM_ENV"], shown["FROM_CMD"])
+	}
+	for _, st := range run.Steps {
+		for _, s := range []string{pat, fromFile, fromEnv, "cmd-secret-e2e"} {
+			if strings.Contains(string(st.Result), s) {
+				t.Errorf("a secret value reached the client (fingerprint %s)", fingerprint(s))
+			}
+		}
+	}
+	// The server itself has the values.
+	got := onlyServerEnv(t, envs)
 	want := map[string]string{
 		"GITHUB_PERSONAL_ACCESS_TOKEN": pat, "AUTH_HEADER": "token " + pat,
 		"FROM_FILE": fromFile, "FROM_CMD": "cmd-secret-e2e", "FROM_ENV": fromEnv,
 	}
 	for k, v := range want {
 		if got[k] != v {
-			t.Errorf("server env %s = %q; want %q", k, got[k], v)
+			t.Errorf("server env %s has fingerprint %s; want %s", k, fingerprint(got[k]), fingerprint(v))
 		}
 	}
 	if v, ok := got["E2E_SOURCE_SECRET"]; ok {
@@ -71,6 +87,16 @@ func TestSecretReferencesReachServerEverything(t *testing.T) {
 	}
 	if strings.Contains(run.Stderr, pat) {
 		t.Error("the secret is in mcpwrap's stderr")
+	}
+	// The masking is audited by name, never by value.
+	au := mustRun(t, map[string]string{"MCPWRAP_STATE_DIR": state}, "--config", cfg, "audit", "--json", "--event", "secret_masked")
+	if !strings.Contains(au.Stdout, `"event": "secret_masked"`) || !strings.Contains(au.Stdout, "secret:GH") || !strings.Contains(au.Stdout, `"method": "tools/call"`) {
+		t.Errorf("no secret_masked audit entry naming secret:GH for the tools/call:\n%s", truncate(au.Stdout, 2048))
+	}
+	for _, v := range []string{pat, fromFile, fromEnv} {
+		if strings.Contains(au.Stdout, v) {
+			t.Errorf("the audit log holds a secret value (fingerprint %s)", fingerprint(v))
+		}
 	}
 	_ = filepath.WalkDir(state, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -189,11 +215,15 @@ func TestImportInstallKeepsThePAT(t *testing.T) {
 	for k, v := range inst.Env {
 		spec.Env[k] = v
 	}
+	envs := serverEnvs(t, spec.Env, "server-everything")
 	run := runClientRaw(t, spec)
 	if !run.Init.OK || len(run.Steps) != 1 {
 		t.Fatalf("installed entry %s %q: init %+v exit %d\nstderr:\n%s", inst.Command, inst.Args, errOf(run.Init), run.ExitCode, truncate(run.Stderr, 4096))
 	}
-	got := run.Steps[0].mustOK(t).envOf(t)
+	if shown := run.Steps[0].mustOK(t).envOf(t)["GITHUB_PERSONAL_ACCESS_TOKEN"]; !strings.HasPrefix(shown, "[mcpwrap:masked:secret:") {
+		t.Errorf("the client saw the PAT as %q (fingerprint %s), want a [mcpwrap:masked:secret:...] marker", shown[:min(len(shown), 20)], fingerprint(shown))
+	}
+	got := onlyServerEnv(t, envs)
 	if got["GITHUB_PERSONAL_ACCESS_TOKEN"] != pat || got["LOG_LEVEL"] != "info" {
 		t.Errorf("the imported server got PAT fingerprint %s (want %s), LOG_LEVEL %q", fingerprint(got["GITHUB_PERSONAL_ACCESS_TOKEN"]), fingerprint(pat), got["LOG_LEVEL"])
 	}

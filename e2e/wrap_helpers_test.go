@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -224,4 +225,61 @@ func (s *procScanner) finish() (cmdlines []string, scans int) {
 // as it would on a user's machine.
 func newStateDir(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "state")
+}
+
+// serverEnvs makes every node server mcpwrap starts for spec write its
+// environment when it starts (e2e/node/dumpenv.cjs, preloaded through
+// NODE_OPTIONS) and returns a function that reads those of the servers whose
+// command line contains match, oldest first. It is how a test proves what was
+// injected now that mcpwrap masks injected values in what the server sends
+// back (its get-env tool shows [mcpwrap:masked:NAME]).
+func serverEnvs(t testing.TB, env map[string]string, match string) func() []map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	pre, err := filepath.Abs(filepath.Join("node", "dumpenv.cjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env["NODE_OPTIONS"] = "--require " + pre
+	env["E2E_ENV_DUMP"] = dir
+	return func() []map[string]string {
+		t.Helper()
+		ents, _ := os.ReadDir(dir)
+		type dump struct {
+			at  time.Time
+			env map[string]string
+		}
+		var ds []dump
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			var d struct {
+				Argv []string          `json:"argv"`
+				Env  map[string]string `json:"env"`
+			}
+			if json.Unmarshal(b, &d) != nil || !strings.Contains(strings.Join(d.Argv, " "), match) {
+				continue
+			}
+			fi, _ := e.Info()
+			ds = append(ds, dump{fi.ModTime(), d.Env})
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i].at.Before(ds[j].at) })
+		out := make([]map[string]string, len(ds))
+		for i, d := range ds {
+			out[i] = d.env
+		}
+		return out
+	}
+}
+
+// onlyServerEnv is the environment of the one server that started.
+func onlyServerEnv(t testing.TB, envs func() []map[string]string) map[string]string {
+	t.Helper()
+	all := envs()
+	if len(all) != 1 {
+		t.Fatalf("%d servers wrote their environment, want 1", len(all))
+	}
+	return all[0]
 }
