@@ -224,8 +224,8 @@ func (e *env) validateReferences(c *cli.Context, cfg *config.Config, only string
 			bad++
 			fmt.Fprintf(e.io.Stderr, "mcpwrap: unresolvable: %s\n", oneLine(err.Error()))
 			var ce *config.Error
-			if errors.As(err, &ce) && ce.Hint != "" {
-				fmt.Fprintf(e.io.Stderr, "mcpwrap: hint: %s\n", oneLine(ce.Hint))
+			if errors.As(err, &ce) && ce.Hint() != "" {
+				fmt.Fprintf(e.io.Stderr, "mcpwrap: hint: %s\n", oneLine(ce.Hint()))
 			}
 		}
 	}

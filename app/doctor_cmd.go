@@ -244,11 +244,11 @@ func (d *doctor) checkConfig() *config.Config {
 	switch {
 	case err == nil:
 	case errors.As(err, &ce) && errors.Is(err, config.ErrUntrusted):
-		d.add(statusFail, "trust", "", ce.Error(), ce.Hint)
+		d.add(statusFail, "trust", "", ce.Error(), ce.Hint())
 		d.add(statusWarn, "servers", "", "server checks skipped: the configuration did not load", "")
 		return nil
 	case errors.As(err, &ce):
-		d.add(statusFail, "config", "", ce.Error(), ce.Hint)
+		d.add(statusFail, "config", "", ce.Error(), ce.Hint())
 		d.add(statusWarn, "servers", "", "server checks skipped: the configuration did not load", "")
 		return nil
 	default:
@@ -350,7 +350,7 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 			if ce.Key == "servers."+name+".oauth.client_secret" {
 				continue // the secret check below reports it
 			}
-			hint = ce.Hint
+			hint = ce.Hint()
 		}
 		d.add(statusFail, "reference", name, "does not resolve: "+err.Error(), hint)
 	}
@@ -403,7 +403,7 @@ func (d *doctor) checkSecret(ctx context.Context, srv *config.Server) (secret.Va
 		var ce *config.Error
 		hint := ""
 		if errors.As(err, &ce) {
-			hint = ce.Hint
+			hint = ce.Hint()
 		}
 		d.add(statusFail, "secret", name, fmt.Sprintf("%s (%s) does not resolve: %v", key, kind, err), hint)
 		return secret.Value{}, false

@@ -63,33 +63,62 @@ func report(stderr io.Writer, err error) int {
 	return code
 }
 
+// hinter is the one way an error carries its fix: every error type that
+// has one (config, auth, identity errors; exitError) says it with Hint.
+type hinter interface{ Hint() string }
+
+// Hint is the exit error's own hints, one per line.
+func (e *exitError) Hint() string { return strings.Join(e.hints, "\n") }
+
 // describe is what report prints for err: the exit code, the one-line
-// message and the hints.
+// message and the hints of every error in its chain, each once.
 func describe(err error) (code int, msg string, hints []string) {
 	code = ExitInternal
 	var ee *exitError
 	var cfgErr *config.Error
 	switch {
 	case errors.As(err, &ee):
-		code, hints = ee.code, ee.hints
-		if errors.As(err, &cfgErr) && cfgErr.Hint != "" {
-			hints = append(hints, cfgErr.Hint)
-		}
+		code = ee.code
 	case errors.As(err, &cfgErr):
 		code = ExitConfig
-		if cfgErr.Hint != "" {
-			hints = append(hints, cfgErr.Hint)
-		}
 	}
 	var lce *launchConfigError
 	if errors.As(err, &lce) && ee == nil {
 		code = lce.ExitCode()
 	}
+	seen := map[string]bool{}
+	walkErrors(err, func(e error) {
+		h, ok := e.(hinter)
+		if !ok {
+			return
+		}
+		for _, l := range strings.Split(h.Hint(), "\n") {
+			if l = oneLine(l); l != "" && !seen[l] {
+				seen[l] = true
+				hints = append(hints, l)
+			}
+		}
+	})
 	msg = oneLine(strings.TrimPrefix(err.Error(), "mcpwrap: "))
-	for i, h := range hints {
-		hints[i] = oneLine(h)
-	}
 	return code, msg, hints
+}
+
+// walkErrors calls fn for err and every error it wraps, outermost first.
+func walkErrors(err error, fn func(error)) {
+	for err != nil {
+		fn(err)
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walkErrors(e, fn)
+			}
+			return
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 func oneLine(s string) string {

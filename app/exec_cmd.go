@@ -153,7 +153,7 @@ func (e *env) execAllowed(cfg *config.Config, st *store.Store, server string) er
 	var refusal *identity.Refusal
 	switch {
 	case errors.As(err, &refusal):
-		return withCode(ExitRefused, refusal, refusal.Hint)
+		return withCode(ExitRefused, refusal, refusal.Hint())
 	case err != nil:
 		return withCode(ExitInternal, err)
 	}

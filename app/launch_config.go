@@ -51,7 +51,7 @@ func asLaunchConfigError(err error) error {
 	if errors.As(err, &lce) {
 		return err
 	}
-	return &launchConfigError{err: err, hint: ce.Hint}
+	return &launchConfigError{err: err, hint: ce.Hint()}
 }
 
 // resolveForLaunch resolves the references of the server being launched (only

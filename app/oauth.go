@@ -154,8 +154,8 @@ func authErr(err error) error {
 		return err
 	}
 	var hints []string
-	if ae.Hint != "" {
-		hints = append(hints, ae.Hint)
+	if ae.Hint() != "" {
+		hints = append(hints, ae.Hint())
 	}
 	switch {
 	case auth.IsConfig(err):

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mcpwrap/mcpwrap/auth"
+	"github.com/mcpwrap/mcpwrap/cmdline"
 	"github.com/mcpwrap/mcpwrap/jsonrpc"
 	"github.com/mcpwrap/mcpwrap/launcher"
 )
@@ -82,6 +83,9 @@ func classify(err error) error {
 	var ae *auth.Error
 	if errors.As(err, &ae) {
 		return authErr(err)
+	}
+	if errors.Is(err, cmdline.ErrBatchFile) {
+		return withCode(ExitConfig, err, cmdline.Hint)
 	}
 	return withCode(ExitInternal, fmt.Errorf("%w", err))
 }

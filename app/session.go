@@ -96,7 +96,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 	switch {
 	case errors.As(err, &refusal):
 		s.Blocked = &launcher.Block{
-			Err:     withCode(ExitRefused, refusal, refusal.Hint),
+			Err:     withCode(ExitRefused, refusal, refusal.Hint()),
 			Code:    refusal.Code,
 			Message: refusal.Message,
 			Data:    map[string]string{"reason": refusal.Reason},

@@ -318,9 +318,9 @@ func (c *Client) checkEndpoint(key, raw string) error {
 		}
 		e := c.configError(key, fmt.Errorf("must be https with version %q", c.s.Version))
 		if c.s.Version == "2.1" {
-			e.Hint = "use an https URL; OAuth 2.1 forbids plain http"
+			e.Fix = "use an https URL; OAuth 2.1 forbids plain http"
 		} else {
-			e.Hint = "use an https URL, or set " + c.key("enforce_https") + " = false to allow http"
+			e.Fix = "use an https URL, or set " + c.key("enforce_https") + " = false to allow http"
 		}
 		return e
 	default:
@@ -396,7 +396,7 @@ func (c *Client) toToken(ot *oauth2.Token, sent time.Time) (*Token, error) {
 				Op: OpFetch, Server: c.s.Server, Code: "",
 				Err: fmt.Errorf("%w (missing [%s]): requested [%s], granted [%s]", ErrScopeMismatch,
 					strings.Join(missing, " "), strings.Join(c.s.Scopes, " "), showScopes(granted)),
-				Hint: "grant the client the missing scopes at the issuer, or change " + c.key("scopes") +
+				Fix: "grant the client the missing scopes at the issuer, or change " + c.key("scopes") +
 					" (" + c.key("validate_scopes") + " = false accepts the smaller grant)",
 			}
 		}

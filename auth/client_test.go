@@ -159,8 +159,8 @@ func TestScopeMismatchIsRefused(t *testing.T) {
 		t.Errorf("transient=%v invalid_client=%v requests=%d", IsTransient(err), IsInvalidClient(err), is.count())
 	}
 	var e *Error
-	if !errors.As(err, &e) || !strings.Contains(e.Hint, "servers.demo.oauth.scopes") {
-		t.Errorf("hint = %q", e.Hint)
+	if !errors.As(err, &e) || !strings.Contains(e.Fix, "servers.demo.oauth.scopes") {
+		t.Errorf("hint = %q", e.Fix)
 	}
 	assertClean(t, err)
 
@@ -285,8 +285,8 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	if !errors.As(err, &e) || e.Status != http.StatusTemporaryRedirect || e.Transient {
 		t.Fatalf("err = %#v", err)
 	}
-	if is.count() != 1 || !strings.Contains(e.Hint, "token_url") {
-		t.Errorf("requests = %d, hint %q", is.count(), e.Hint)
+	if is.count() != 1 || !strings.Contains(e.Fix, "token_url") {
+		t.Errorf("requests = %d, hint %q", is.count(), e.Fix)
 	}
 }
 

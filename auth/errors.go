@@ -35,12 +35,15 @@ type Error struct {
 	Code      string // RFC 6749 / RFC 7009 "error" code from the endpoint, or ""
 	Status    int    // HTTP status of the last response, or 0
 	Transient bool   // the failure may go away by itself (network, timeout, 429, 5xx)
-	Hint      string // what the user can change, naming the config key; may be ""
+	Fix       string // what the user can change, naming the config key; may be ""
 	Err       error  // sanitized cause; never an *oauth2.RetrieveError
 
 	retryAfter    time.Duration // from a Retry-After header (429/503)
 	hasRetryAfter bool
 }
+
+// Hint is the fix for the user (the `mcpwrap: hint:` line), "" when none.
+func (e *Error) Hint() string { return e.Fix }
 
 func (e *Error) Error() string {
 	var b strings.Builder

@@ -171,7 +171,7 @@ func assertClean(t *testing.T, err error, extra ...string) {
 	}
 	text := err.Error()
 	if e, ok := err.(*Error); ok {
-		text += "\n" + e.Hint
+		text += "\n" + e.Fix
 	}
 	for _, bad := range append([]string{testSecret, "p%2Bss%25w%3Ard%40x", testToken}, extra...) {
 		if strings.Contains(text, bad) {

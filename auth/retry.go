@@ -150,7 +150,7 @@ func (c *Client) httpError(op string, status int, code, desc, ctype string, head
 		Op: op, Server: c.s.Server, Code: code, Status: status,
 		Transient: status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 ||
 			code == "temporarily_unavailable" || code == "server_error",
-		Hint: c.hint(op, code, status),
+		Fix: c.hint(op, code, status),
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		e.retryAfter, e.hasRetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
@@ -199,7 +199,7 @@ func (c *Client) transportError(ctx context.Context, op string, err error, info 
 			e.Status = info.status
 			e.Err = fmt.Errorf("token endpoint answered HTTP %d with a body that is not a token response%s",
 				info.status, describeType(info.contentType))
-			e.Hint = "check " + c.key("token_url") + " points at the issuer's token endpoint"
+			e.Fix = "check " + c.key("token_url") + " points at the issuer's token endpoint"
 		case strings.HasPrefix(msg, "oauth2: cannot fetch token"):
 			e.Transient = true
 			e.Err = errors.New("reading the token endpoint's answer failed")
@@ -225,16 +225,16 @@ func (c *Client) transportError(ctx context.Context, op string, err error, info 
 		e.Transient = true
 		e.Err = fmt.Errorf("no answer within %s", c.opts.attemptTimeout)
 	case errors.As(cause, &verr), errors.As(cause, &uaerr), errors.As(cause, &herr), errors.As(cause, &cierr):
-		e.Hint = "the issuer's certificate is not trusted; set " + c.key("ca") + " to the CA bundle that signed it"
+		e.Fix = "the issuer's certificate is not trusted; set " + c.key("ca") + " to the CA bundle that signed it"
 	case errors.As(cause, &alert), errors.As(cause, &operr) && operr.Op == "remote error":
 		// A TLS alert from the peer (over TCP it is a net.OpError "remote
 		// error"): it refused our certificate or our lack of one.
-		e.Hint = "the issuer refused the TLS handshake; if it wants a client certificate, set " + c.key("mtls") + " cert and key"
+		e.Fix = "the issuer refused the TLS handshake; if it wants a client certificate, set " + c.key("mtls") + " cert and key"
 	case errors.As(cause, &rherr):
 		e.Err = errors.New("the endpoint does not speak TLS")
-		e.Hint = "check the scheme of " + c.key(urlKey)
+		e.Fix = "check the scheme of " + c.key(urlKey)
 	case errors.As(cause, &dns) && dns.IsNotFound:
-		e.Hint = "check the host name in " + c.key(urlKey)
+		e.Fix = "check the host name in " + c.key(urlKey)
 	default:
 		e.Transient = true
 	}

@@ -123,8 +123,8 @@ func TestRetries(t *testing.T) {
 				t.Errorf("code %q status %d transient %v invalid_client %v; want %q %d %v %v",
 					e.Code, e.Status, IsTransient(err), IsInvalidClient(err), tt.wantCode, tt.wantStatus, tt.wantTransient, tt.wantInvalid)
 			}
-			if !strings.Contains(e.Hint, tt.wantHint) {
-				t.Errorf("hint %q does not contain %q", e.Hint, tt.wantHint)
+			if !strings.Contains(e.Fix, tt.wantHint) {
+				t.Errorf("hint %q does not contain %q", e.Fix, tt.wantHint)
 			}
 			if tt.wantTransient && !strings.Contains(err.Error(), "gave up after 4 attempts") {
 				t.Errorf("error %q does not say how often it tried", err)

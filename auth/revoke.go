@@ -16,7 +16,7 @@ import (
 func (c *Client) Revoke(ctx context.Context, t *Token) error {
 	if c.s.RevocationURL == "" {
 		return &Error{Op: OpRevoke, Server: c.s.Server, Err: ErrNoRevocationURL,
-			Hint: "set " + c.key("revocation_url") + " to the issuer's RFC 7009 endpoint"}
+			Fix: "set " + c.key("revocation_url") + " to the issuer's RFC 7009 endpoint"}
 	}
 	if t == nil || t.AccessToken.Empty() {
 		return &Error{Op: OpRevoke, Server: c.s.Server, Err: errors.New("no access token to revoke")}

@@ -114,7 +114,7 @@ func TestRevokeFailures(t *testing.T) {
 		s.RevocationURL = ""
 		err := newTestClient(t, s).Revoke(context.Background(), testTok())
 		var e *Error
-		if !errors.Is(err, ErrNoRevocationURL) || !errors.As(err, &e) || !strings.Contains(e.Hint, "servers.demo.oauth.revocation_url") {
+		if !errors.Is(err, ErrNoRevocationURL) || !errors.As(err, &e) || !strings.Contains(e.Fix, "servers.demo.oauth.revocation_url") {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -63,6 +63,6 @@ func (c *Client) loadTLS() (*tls.Config, []string, error) {
 
 func (c *Client) fileError(key string, err error) *Error {
 	e := c.configError(key, err)
-	e.Hint = "fix or remove " + c.key(key) + "; mcpwrap does not fall back when a TLS file cannot be used"
+	e.Fix = "fix or remove " + c.key(key) + "; mcpwrap does not fall back when a TLS file cannot be used"
 	return e
 }

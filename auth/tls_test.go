@@ -20,7 +20,7 @@ func TestCAFile(t *testing.T) {
 		s.CA = ""
 		_, err := newTestClient(t, s).Fetch(context.Background())
 		var e *Error
-		if !errors.As(err, &e) || e.Transient || !strings.Contains(e.Hint, "servers.demo.oauth.ca") {
+		if !errors.As(err, &e) || e.Transient || !strings.Contains(e.Fix, "servers.demo.oauth.ca") {
 			t.Fatalf("err = %v (%+v), want a non-transient TLS error hinting at ca", err, e)
 		}
 		assertClean(t, err)
@@ -141,8 +141,8 @@ func TestMTLSFilesFailClosed(t *testing.T) {
 			}
 			var e *Error
 			errors.As(err, &e)
-			if !strings.Contains(e.Hint, "does not fall back") {
-				t.Errorf("hint = %q", e.Hint)
+			if !strings.Contains(e.Fix, "does not fall back") {
+				t.Errorf("hint = %q", e.Fix)
 			}
 			if strings.Contains(err.Error(), "PRIVATE KEY") {
 				t.Errorf("error shows key material: %v", err)

@@ -21,21 +21,21 @@ import (
 func AddServer(path string, name string, s AddServerSpec) error {
 	if !isName(name) || len(name) > 128 {
 		return &Error{Key: "servers." + name, Msg: fmt.Sprintf("invalid server name %q", name),
-			Hint: "use letters, digits, '.', '_' and '-', starting with a letter or digit"}
+			Fix: "use letters, digits, '.', '_' and '-', starting with a letter or digit"}
 	}
 	k := toml.Key{"servers", name}.String()
 	switch {
 	case s.Command == "" && s.URL == "":
-		return &Error{Key: k, Msg: "server has neither command nor url", Hint: "pass --command CMD or --url URL"}
+		return &Error{Key: k, Msg: "server has neither command nor url", Fix: "pass --command CMD or --url URL"}
 	case s.Command != "" && s.URL != "":
-		return &Error{Key: k, Msg: "set either command or url, not both", Hint: "pass --command or --url, not both"}
+		return &Error{Key: k, Msg: "set either command or url, not both", Fix: "pass --command or --url, not both"}
 	case s.Command == "" && len(s.Args) > 0:
-		return &Error{Key: k, Msg: "args need a command", Hint: "pass --command with --arg, or use remote_args for a url server"}
+		return &Error{Key: k, Msg: "args need a command", Fix: "pass --command with --arg, or use remote_args for a url server"}
 	}
 	if s.URL != "" {
 		u, err := url.Parse(s.URL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return &Error{Key: k + ".url", Msg: fmt.Sprintf("invalid URL %q", s.URL), Hint: "use an absolute URL such as https://api.example.com/mcp"}
+			return &Error{Key: k + ".url", Msg: fmt.Sprintf("invalid URL %q", s.URL), Fix: "use an absolute URL such as https://api.example.com/mcp"}
 		}
 	}
 
@@ -46,11 +46,11 @@ func AddServer(path string, name string, s AddServerSpec) error {
 	var existing rawFile
 	md, err := toml.Decode(string(old), &existing)
 	if err != nil {
-		return &Error{File: path, Msg: "cannot add a server to a file that does not parse", Hint: "run `mcpwrap config validate` and fix it first"}
+		return &Error{File: path, Msg: "cannot add a server to a file that does not parse", Fix: "run `mcpwrap config validate` and fix it first"}
 	}
 	if md.IsDefined("servers", name) {
 		return &Error{File: path, Line: indexLines(old).lineOf([]string{"servers", name}), Key: k,
-			Msg: fmt.Sprintf("server %q already exists", name), Hint: "edit the file, or choose another name"}
+			Msg: fmt.Sprintf("server %q already exists", name), Fix: "edit the file, or choose another name"}
 	}
 
 	var b bytes.Buffer
@@ -76,7 +76,7 @@ func AddServer(path string, name string, s AddServerSpec) error {
 	// The result must parse; otherwise leave the file alone.
 	if _, err := toml.Decode(string(old)+b.String(), &rawFile{}); err != nil {
 		return &Error{File: path, Msg: "cannot append a server table to this file (it would not parse)",
-			Hint: "add [servers." + name + "] by hand"}
+			Fix: "add [servers." + name + "] by hand"}
 	}
 
 	if len(old) == 0 {

@@ -105,7 +105,7 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 		return nil, warns, &Error{
 			File: projPath,
 			Msg:  "project file is not trusted (new, or changed since it was trusted)",
-			Hint: fmt.Sprintf("run `mcpwrap trust %s` after reviewing it", projPath),
+			Fix: fmt.Sprintf("run `mcpwrap trust %s` after reviewing it", projPath),
 			Err:  ErrUntrusted,
 		}
 	}
@@ -142,7 +142,7 @@ func projectRestrictions(fc *fileConfig, data []byte) error {
 		Line: indexLines(data).lineOf([]string{table}),
 		Key:  table,
 		Msg:  fmt.Sprintf("[%s] is not allowed in a project file", table),
-		Hint: fmt.Sprintf("move [%s] to the user file (%s), or pass it with --config", table, userFileHint()),
+		Fix: fmt.Sprintf("move [%s] to the user file (%s), or pass it with --config", table, userFileHint()),
 	}
 }
 
@@ -184,7 +184,7 @@ func readFile(p string, mustExist bool) ([]byte, fs.FileMode, error) {
 			return nil, 0, nil
 		}
 		return nil, 0, &Error{File: p, Msg: "cannot read config file: " + pathErrReason(err),
-			Hint: "check the path given with --config or MCPWRAP_CONFIG"}
+			Fix: "check the path given with --config or MCPWRAP_CONFIG"}
 	}
 	defer f.Close()
 	st, err := f.Stat()

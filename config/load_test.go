@@ -147,8 +147,8 @@ func TestLoadTrust(t *testing.T) {
 		if ce.File != e.project {
 			t.Errorf("File = %q; want %q", ce.File, e.project)
 		}
-		if want := "run `mcpwrap trust " + e.project + "` after reviewing it"; ce.Hint != want {
-			t.Errorf("Hint = %q; want %q", ce.Hint, want)
+		if want := "run `mcpwrap trust " + e.project + "` after reviewing it"; ce.Fix != want {
+			t.Errorf("Hint = %q; want %q", ce.Fix, want)
 		}
 		if !slices.Equal(ts.calls, []string{e.project}) {
 			t.Errorf("Trusted called with %v; want the absolute project path", ts.calls)
@@ -350,8 +350,8 @@ func TestProjectMayNotSetPolicy(t *testing.T) {
 			_, _, err := Load(e.opts(ts.trusted))
 			ce := asConfigError(t, err)
 			if ce.File != e.project || ce.Line != tc.line || ce.Key != tc.key ||
-				!strings.Contains(ce.Msg, "not allowed in a project file") || !strings.Contains(ce.Hint, "user file") {
-				t.Errorf("err = %v (hint %q)", err, ce.Hint)
+				!strings.Contains(ce.Msg, "not allowed in a project file") || !strings.Contains(ce.Fix, "user file") {
+				t.Errorf("err = %v (hint %q)", err, ce.Fix)
 			}
 		})
 	}

@@ -206,7 +206,7 @@ func (fp *fileParser) errAt(p []string, hint, format string, args ...any) *Error
 		Line: fp.lines.lineOf(p),
 		Key:  toml.Key(p).String(),
 		Msg:  fmt.Sprintf(format, args...),
-		Hint: hint,
+		Fix: hint,
 	}
 }
 
@@ -246,7 +246,7 @@ func (fp *fileParser) decodeError(data []byte, err error) error {
 	if errors.As(err, &pe) {
 		e := &Error{File: fp.file.Path, Line: pe.Position.Line, Key: pe.LastKey,
 			Msg:  reQuoted().ReplaceAllString(pe.Message, `"..."`),
-			Hint: "fix the TOML syntax at this line"}
+			Fix: "fix the TOML syntax at this line"}
 		if e.Line == 0 {
 			e.Line = pe.Line
 		}
@@ -274,7 +274,7 @@ func (fp *fileParser) decodeError(data []byte, err error) error {
 	} else if b := reNotTable().FindStringSubmatch(msg); b != nil {
 		msg = fmt.Sprintf("wrong type: want a table, got %s", tomlTypeName(b[1]))
 	}
-	return &Error{File: fp.file.Path, Line: line, Key: key, Msg: msg, Hint: hint}
+	return &Error{File: fp.file.Path, Line: line, Key: key, Msg: msg, Fix: hint}
 }
 
 func tomlTypeName(goType string) string {

@@ -120,10 +120,10 @@ func TestWindowsBroadlyReadableSecretIsRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), "readable by "+g.name) {
 				t.Errorf("error %q does not name %s", err, g.name)
 			}
-			if !strings.Contains(ce.Hint, "icacls") || !strings.Contains(ce.Hint, p) {
-				t.Errorf("hint %q does not say how to fix %s", ce.Hint, p)
+			if !strings.Contains(ce.Fix, "icacls") || !strings.Contains(ce.Fix, p) {
+				t.Errorf("hint %q does not say how to fix %s", ce.Fix, p)
 			}
-			if strings.Contains(err.Error()+ce.Hint, "loose-secret") {
+			if strings.Contains(err.Error()+ce.Fix, "loose-secret") {
 				t.Errorf("error leaks the secret")
 			}
 		})

@@ -109,7 +109,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error
 	switch p.Kind {
 	case RefEnv:
 		if p.Arg == "" {
-			return secret.Value{}, &Error{Msg: "secret reference \"env:\" names no variable", Hint: "write env:NAME"}
+			return secret.Value{}, &Error{Msg: "secret reference \"env:\" names no variable", Fix: "write env:NAME"}
 		}
 		look := r.LookupEnv
 		if look == nil {
@@ -119,24 +119,24 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error
 		if !ok || v == "" {
 			return secret.Value{}, &Error{
 				Msg:  fmt.Sprintf("environment variable %s is not set", p.Arg),
-				Hint: fmt.Sprintf("export %s where the client starts mcpwrap (GUI clients do not read shell profiles), or keep it in the store: mcpwrap secret import --from-env %s", p.Arg, p.Arg),
+				Fix: fmt.Sprintf("export %s where the client starts mcpwrap (GUI clients do not read shell profiles), or keep it in the store: mcpwrap secret import --from-env %s", p.Arg, p.Arg),
 			}
 		}
 		return secret.New(v), nil
 	case RefFile:
 		if p.Arg == "" {
-			return secret.Value{}, &Error{Msg: "secret reference \"file:\" names no file", Hint: "write file:PATH"}
+			return secret.Value{}, &Error{Msg: "secret reference \"file:\" names no file", Fix: "write file:PATH"}
 		}
 		home, _ := os.UserHomeDir()
 		return readSecretFile(expandHome(p.Arg, home))
 	case RefCmd:
 		if strings.TrimSpace(p.Arg) == "" {
-			return secret.Value{}, &Error{Msg: "secret reference \"cmd:\" names no command", Hint: "write cmd:COMMAND"}
+			return secret.Value{}, &Error{Msg: "secret reference \"cmd:\" names no command", Fix: "write cmd:COMMAND"}
 		}
 		return runSecretCommand(ctx, p.Arg)
 	case RefSecret:
 		if !isName(p.Arg) {
-			return secret.Value{}, &Error{Msg: fmt.Sprintf("invalid secret name %q", p.Arg), Hint: "use letters, digits, '.', '_' and '-'"}
+			return secret.Value{}, &Error{Msg: fmt.Sprintf("invalid secret name %q", p.Arg), Fix: "use letters, digits, '.', '_' and '-'"}
 		}
 		if r.Secrets == nil {
 			return secret.Value{}, &Error{Msg: fmt.Sprintf("secret %s: no secret store available", p.Arg)}
@@ -145,12 +145,12 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error
 		if errors.Is(err, ErrSecretNotFound) {
 			return secret.Value{}, &Error{
 				Msg:  fmt.Sprintf("secret %s is not in the secret store", p.Arg),
-				Hint: fmt.Sprintf("store it with `mcpwrap secret set %s` (it reads the value from stdin or a prompt)", p.Arg),
+				Fix: fmt.Sprintf("store it with `mcpwrap secret set %s` (it reads the value from stdin or a prompt)", p.Arg),
 				Err:  ErrSecretNotFound,
 			}
 		}
 		if err != nil {
-			return secret.Value{}, &Error{Msg: fmt.Sprintf("secret %s: %v", p.Arg, err), Hint: "run `mcpwrap doctor` to check the secret store", Err: err}
+			return secret.Value{}, &Error{Msg: fmt.Sprintf("secret %s: %v", p.Arg, err), Fix: "run `mcpwrap doctor` to check the secret store", Err: err}
 		}
 		return v, nil
 	case RefLiteral:
@@ -165,7 +165,7 @@ func readSecretFile(p string) (secret.Value, error) {
 		return secret.Value{}, &Error{
 			File: p,
 			Msg:  "cannot read secret file: " + pathErrReason(err),
-			Hint: missingHint,
+			Fix: missingHint,
 		}
 	}
 	defer f.Close()
@@ -200,7 +200,7 @@ func runSecretCommand(ctx context.Context, command string) (secret.Value, error)
 	if ctx.Err() != nil {
 		return secret.Value{}, &Error{
 			Msg:  "secret command timed out or was cancelled",
-			Hint: fmt.Sprintf("the cmd: reference must print the secret within %s", cmdTimeout),
+			Fix: fmt.Sprintf("the cmd: reference must print the secret within %s", cmdTimeout),
 			Err:  ctx.Err(),
 		}
 	}
@@ -210,11 +210,11 @@ func runSecretCommand(ctx context.Context, command string) (secret.Value, error)
 		if errors.As(err, &ee) {
 			msg = fmt.Sprintf("secret command exited with status %d", ee.ExitCode())
 		}
-		return secret.Value{}, &Error{Msg: msg, Hint: "run the cmd: command by hand to see why"}
+		return secret.Value{}, &Error{Msg: msg, Fix: "run the cmd: command by hand to see why"}
 	}
 	v := strings.TrimSpace(stdout.String())
 	if v == "" {
-		return secret.Value{}, &Error{Msg: "secret command printed nothing", Hint: "run the cmd: command by hand to see why"}
+		return secret.Value{}, &Error{Msg: "secret command printed nothing", Fix: "run the cmd: command by hand to see why"}
 	}
 	return secret.New(v), nil
 }

@@ -60,11 +60,11 @@ func TestResolveSecret(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.errMsg) {
 				t.Errorf("error %q; want it to contain %q", err, tt.errMsg)
 			}
-			if tt.hint != "" && ce.Hint != tt.hint && !strings.Contains(ce.Hint, tt.hint) {
-				t.Errorf("hint %q; want %q", ce.Hint, tt.hint)
+			if tt.hint != "" && ce.Fix != tt.hint && !strings.Contains(ce.Fix, tt.hint) {
+				t.Errorf("hint %q; want %q", ce.Fix, tt.hint)
 			}
-			if tt.mustNot != "" && (strings.Contains(err.Error(), tt.mustNot) || strings.Contains(ce.Hint, tt.mustNot)) {
-				t.Errorf("error leaks %q: %v / %s", tt.mustNot, err, ce.Hint)
+			if tt.mustNot != "" && (strings.Contains(err.Error(), tt.mustNot) || strings.Contains(ce.Fix, tt.mustNot)) {
+				t.Errorf("error leaks %q: %v / %s", tt.mustNot, err, ce.Fix)
 			}
 		})
 	}

@@ -39,7 +39,7 @@ func (c *Config) Server(name string) (*Server, error) {
 	} else {
 		hint = "no servers are configured; " + hint
 	}
-	return nil, &Error{Msg: fmt.Sprintf("unknown server %q", name), Hint: hint}
+	return nil, &Error{Msg: fmt.Sprintf("unknown server %q", name), Fix: hint}
 }
 
 // ServerNames returns the configured server names, sorted.

@@ -134,11 +134,11 @@ func TestServerLookup(t *testing.T) {
 	if ce.Error() != `unknown server "zzz"` || ce.File != "" || ce.Line != 0 {
 		t.Errorf("Error() = %q", ce.Error())
 	}
-	if !strings.Contains(ce.Hint, "configured servers: a, b") || !strings.Contains(ce.Hint, "mcpwrap config add-server") {
-		t.Errorf("Hint = %q", ce.Hint)
+	if !strings.Contains(ce.Fix, "configured servers: a, b") || !strings.Contains(ce.Fix, "mcpwrap config add-server") {
+		t.Errorf("Hint = %q", ce.Fix)
 	}
 	_, err = (&Config{}).Server("x")
-	if !errors.As(err, &ce) || !strings.Contains(ce.Hint, "no servers are configured") {
+	if !errors.As(err, &ce) || !strings.Contains(ce.Fix, "no servers are configured") {
 		t.Errorf("empty config hint = %v", err)
 	}
 }

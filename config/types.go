@@ -236,7 +236,7 @@ type Error struct {
 	Line int // 1-based; 0 = unknown
 	Key  string
 	Msg  string
-	Hint string // one line naming the key, flag or command that fixes it; may be ""
+	Fix  string // one line naming the key, flag or command that fixes it; may be ""
 	Err  error  // wrapped cause, e.g. ErrUntrusted; never carries a secret
 }
 
@@ -244,6 +244,9 @@ type Error struct {
 func (e *Error) Error() string { return location(e.File, e.Line, e.Key) + e.Msg }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Hint is the fix for the user (the `mcpwrap: hint:` line), "" when none.
+func (e *Error) Hint() string { return e.Fix }
 
 // ErrUntrusted is wrapped in an *Error when a project file has not been trusted
 // with `mcpwrap trust`, or changed since.

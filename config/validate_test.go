@@ -330,8 +330,8 @@ func TestValidationErrors(t *testing.T) {
 			if !strings.Contains(ce.Msg, tt.msg) {
 				t.Errorf("Msg = %q; want it to contain %q", ce.Msg, tt.msg)
 			}
-			if tt.hint != "" && !strings.Contains(ce.Hint, tt.hint) {
-				t.Errorf("Hint = %q; want it to contain %q", ce.Hint, tt.hint)
+			if tt.hint != "" && !strings.Contains(ce.Fix, tt.hint) {
+				t.Errorf("Hint = %q; want it to contain %q", ce.Fix, tt.hint)
 			}
 			if tt.notIn != "" && strings.Contains(err.Error(), tt.notIn) {
 				t.Errorf("error %q repeats %q from the input", err, tt.notIn)

@@ -57,12 +57,15 @@ type Refusal struct {
 	Code    int
 	Reason  string // "unauthenticated", "token_invalid", "token_revoked", "token_expired", "principal_suspended"
 	Message string // for the client: says what to do
-	Hint    string // for the terminal
+	Fix     string // for the terminal (the `mcpwrap: hint:` line)
 	// Principal is set when the token named one (revoked, expired, suspended).
 	Principal string
 }
 
 func (r *Refusal) Error() string { return r.Message }
+
+// Hint is the fix for the user, "" when none.
+func (r *Refusal) Hint() string { return r.Fix }
 
 // Tokens is the part of the store the resolver needs.
 type Tokens interface {
@@ -95,9 +98,9 @@ func Resolve(getenv func(string) string, dep config.Deployment, st Tokens, now t
 	return nil, &Refusal{
 		Code:   jsonrpc.CodeUnauthenticated,
 		Reason: "unauthenticated",
-		Message: "mcpwrap: this deployment requires a principal token; set MCPWRAP_TOKEN in this server's entry " +
+		Message: "this deployment requires a principal token; set MCPWRAP_TOKEN in this server's entry " +
 			"in your MCP client (create one with `mcpwrap tokens create --principal NAME`)",
-		Hint: "create a token with `mcpwrap tokens create --principal NAME` and set it as MCPWRAP_TOKEN in the client's server env",
+		Fix: "create a token with `mcpwrap tokens create --principal NAME` and set it as MCPWRAP_TOKEN in the client's server env",
 	}
 }
 
@@ -129,27 +132,27 @@ func (id *Identity) Recheck(st Tokens, now time.Time) error {
 
 // Suspended is the refusal for a suspended principal.
 func Suspended(principal, reason string) *Refusal {
-	msg := fmt.Sprintf("mcpwrap: principal %q is suspended", principal)
+	msg := fmt.Sprintf("principal %q is suspended", principal)
 	if reason != "" {
 		msg += " (" + reason + ")"
 	}
 	return &Refusal{Code: jsonrpc.CodeDenied, Reason: "principal_suspended", Principal: principal,
 		Message: msg + "; ask an administrator to run `mcpwrap principals unsuspend " + principal + "`",
-		Hint:    "mcpwrap principals unsuspend " + principal}
+		Fix:    "mcpwrap principals unsuspend " + principal}
 }
 
 func tokenRefusal(err error, info *store.TokenInfo) error {
-	r := &Refusal{Code: jsonrpc.CodeUnauthenticated, Hint: "create a new token with `mcpwrap tokens create --principal NAME` and update MCPWRAP_TOKEN"}
+	r := &Refusal{Code: jsonrpc.CodeUnauthenticated, Fix: "create a new token with `mcpwrap tokens create --principal NAME` and update MCPWRAP_TOKEN"}
 	if info != nil {
 		r.Principal = info.Principal
 	}
 	switch {
 	case errors.Is(err, store.ErrTokenRevoked):
-		r.Reason, r.Message = "token_revoked", "mcpwrap: the principal token in MCPWRAP_TOKEN has been revoked"
+		r.Reason, r.Message = "token_revoked", "the principal token in MCPWRAP_TOKEN has been revoked"
 	case errors.Is(err, store.ErrTokenExpired):
-		r.Reason, r.Message = "token_expired", "mcpwrap: the principal token in MCPWRAP_TOKEN has expired"
+		r.Reason, r.Message = "token_expired", "the principal token in MCPWRAP_TOKEN has expired"
 	case errors.Is(err, store.ErrNotFound):
-		r.Reason, r.Message = "token_invalid", "mcpwrap: MCPWRAP_TOKEN is not a valid mcpwrap stdio token"
+		r.Reason, r.Message = "token_invalid", "MCPWRAP_TOKEN is not a valid mcpwrap stdio token"
 	default:
 		return fmt.Errorf("identity: check principal token: %w", err)
 	}
