@@ -105,7 +105,7 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 		return nil, warns, &Error{
 			File: projPath,
 			Msg:  "project file is not trusted (new, or changed since it was trusted)",
-			Fix: fmt.Sprintf("run `mcpwrap trust %s` after reviewing it", projPath),
+			Fix:  fmt.Sprintf("run `mcpwrap trust %s` after reviewing it", projPath),
 			Err:  ErrUntrusted,
 		}
 	}
@@ -142,7 +142,7 @@ func projectRestrictions(fc *fileConfig, data []byte) error {
 		Line: indexLines(data).lineOf([]string{table}),
 		Key:  table,
 		Msg:  fmt.Sprintf("[%s] is not allowed in a project file", table),
-		Fix: fmt.Sprintf("move [%s] to the user file (%s), or pass it with --config", table, userFileHint()),
+		Fix:  fmt.Sprintf("move [%s] to the user file (%s), or pass it with --config", table, userFileHint()),
 	}
 }
 

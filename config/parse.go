@@ -206,7 +206,7 @@ func (fp *fileParser) errAt(p []string, hint, format string, args ...any) *Error
 		Line: fp.lines.lineOf(p),
 		Key:  toml.Key(p).String(),
 		Msg:  fmt.Sprintf(format, args...),
-		Fix: hint,
+		Fix:  hint,
 	}
 }
 
@@ -245,7 +245,7 @@ func (fp *fileParser) decodeError(data []byte, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		e := &Error{File: fp.file.Path, Line: pe.Position.Line, Key: pe.LastKey,
-			Msg:  reQuoted().ReplaceAllString(pe.Message, `"..."`),
+			Msg: reQuoted().ReplaceAllString(pe.Message, `"..."`),
 			Fix: "fix the TOML syntax at this line"}
 		if e.Line == 0 {
 			e.Line = pe.Line

@@ -18,7 +18,7 @@ func checkPrivate(f *os.File, p string, _ os.FileInfo) *Error {
 		return &Error{
 			File: p,
 			Msg:  "secret file is readable by " + who + "; refusing to use it",
-			Fix: privfile.Hint(p),
+			Fix:  privfile.Hint(p),
 		}
 	}
 	return nil

@@ -118,7 +118,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error
 		v, ok := look(p.Arg)
 		if !ok || v == "" {
 			return secret.Value{}, &Error{
-				Msg:  fmt.Sprintf("environment variable %s is not set", p.Arg),
+				Msg: fmt.Sprintf("environment variable %s is not set", p.Arg),
 				Fix: fmt.Sprintf("export %s where the client starts mcpwrap (GUI clients do not read shell profiles), or keep it in the store: mcpwrap secret import --from-env %s", p.Arg, p.Arg),
 			}
 		}
@@ -144,9 +144,9 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) (secret.Value, error
 		v, err := r.Secrets(ctx, p.Arg)
 		if errors.Is(err, ErrSecretNotFound) {
 			return secret.Value{}, &Error{
-				Msg:  fmt.Sprintf("secret %s is not in the secret store", p.Arg),
+				Msg: fmt.Sprintf("secret %s is not in the secret store", p.Arg),
 				Fix: fmt.Sprintf("store it with `mcpwrap secret set %s` (it reads the value from stdin or a prompt)", p.Arg),
-				Err:  ErrSecretNotFound,
+				Err: ErrSecretNotFound,
 			}
 		}
 		if err != nil {
@@ -165,7 +165,7 @@ func readSecretFile(p string) (secret.Value, error) {
 		return secret.Value{}, &Error{
 			File: p,
 			Msg:  "cannot read secret file: " + pathErrReason(err),
-			Fix: missingHint,
+			Fix:  missingHint,
 		}
 	}
 	defer f.Close()
@@ -199,9 +199,9 @@ func runSecretCommand(ctx context.Context, command string) (secret.Value, error)
 	err := cmd.Run()
 	if ctx.Err() != nil {
 		return secret.Value{}, &Error{
-			Msg:  "secret command timed out or was cancelled",
+			Msg: "secret command timed out or was cancelled",
 			Fix: fmt.Sprintf("the cmd: reference must print the secret within %s", cmdTimeout),
-			Err:  ctx.Err(),
+			Err: ctx.Err(),
 		}
 	}
 	if err != nil {

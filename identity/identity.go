@@ -138,7 +138,7 @@ func Suspended(principal, reason string) *Refusal {
 	}
 	return &Refusal{Code: jsonrpc.CodeDenied, Reason: "principal_suspended", Principal: principal,
 		Message: msg + "; ask an administrator to run `mcpwrap principals unsuspend " + principal + "`",
-		Fix:    "mcpwrap principals unsuspend " + principal}
+		Fix:     "mcpwrap principals unsuspend " + principal}
 }
 
 func tokenRefusal(err error, info *store.TokenInfo) error {
