@@ -109,7 +109,9 @@ func TestConnSpeaksStreamableHTTPWithFreshTokens(t *testing.T) {
 			}
 			return m
 		case <-time.After(5 * time.Second):
-			f.mu.Lock(); t.Log(strings.Join(f.seen, "\n")); f.mu.Unlock()
+			f.mu.Lock()
+			t.Log(strings.Join(f.seen, "\n"))
+			f.mu.Unlock()
 			t.Fatal("nothing read within 5s")
 			return nil
 		}
