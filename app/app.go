@@ -66,6 +66,9 @@ type env struct {
 	// the OAuth client does not repeat the same warning without file and line.
 	configWarned map[string]bool
 	mu           sync.Mutex
+	stMu         sync.Mutex
+	st           *store.Store // the invocation's store (openStore), with the error of opening it
+	stErr        error
 }
 
 func globalFlags() []cli.Flag {
@@ -153,8 +156,18 @@ func (e *env) stateDir(c *cli.Context) (string, error) {
 	return store.DefaultDir()
 }
 
-// openStore opens the state directory's store.
+// openStore returns the state directory's store, opened (and its directory
+// checked) once per invocation: every command and helper shares it.
 func (e *env) openStore(c *cli.Context) (*store.Store, error) {
+	e.stMu.Lock()
+	defer e.stMu.Unlock()
+	if e.st == nil && e.stErr == nil {
+		e.st, e.stErr = e.openStoreOnce(c)
+	}
+	return e.st, e.stErr
+}
+
+func (e *env) openStoreOnce(c *cli.Context) (*store.Store, error) {
 	dir, err := e.stateDir(c)
 	if err != nil {
 		return nil, withCode(ExitInternal, fmt.Errorf("state directory: %w", err), "set --state-dir or MCPWRAP_STATE_DIR")
