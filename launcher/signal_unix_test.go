@@ -73,3 +73,50 @@ func TestCancelledContextEndsTheSessionWithoutSpinning(t *testing.T) {
 		t.Errorf("the launcher used %v of CPU while waiting ~1.5 s to kill the server: the loop spins", cpu)
 	}
 }
+
+// Issue 11, defect 8: a swap no longer blocks the event loop. While a
+// replacement hangs in its handshake, a SIGTERM from the client reaches the
+// current server at once, and the session ends without waiting for the
+// handshake's 30 s timeout; the hung replacement is not left behind.
+func TestSignalDuringASwapIsHandledAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	termFile := filepath.Join(dir, "term")
+	hungPid := filepath.Join(dir, "hung.pid")
+	respawned := make(chan struct{}, 1)
+	o := Options{
+		RefreshAt:     time.Now().Add(200 * time.Millisecond),
+		ExpiresAt:     time.Now().Add(time.Hour),
+		TimedRestarts: true,
+		Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+			respawned <- struct{}{}
+			return &Spawn{Argv: []string{helperBin, "-no-read", "-pid-file", hungPid}, RefreshAt: time.Now().Add(time.Hour)}, nil
+		},
+	}
+	s := start(t, o, "-term-file", termFile)
+	s.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`)
+	s.recv()
+	select {
+	case <-respawned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no swap started")
+	}
+	time.Sleep(300 * time.Millisecond) // the replacement is now waiting in its handshake
+	began := time.Now()
+	s.signals <- syscall.SIGTERM
+	r := s.wait(10 * time.Second)
+	if d := time.Since(began); d > 3*time.Second {
+		t.Errorf("the session took %v to end after SIGTERM during a swap", d)
+	}
+	if b, _ := os.ReadFile(termFile); string(b) != "terminated" {
+		t.Errorf("the current server got %q, want SIGTERM", b)
+	}
+	if r.code != 3 {
+		t.Errorf("exit code %d, want the server's 3", r.code)
+	}
+	if b, err := os.ReadFile(hungPid); err == nil {
+		pid, _ := strconv.Atoi(string(b))
+		if processAliveSoon(pid, 3*time.Second) {
+			t.Errorf("the hung replacement %d outlived the session", pid)
+		}
+	}
+}
