@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcpwrap/mcpwrap/proctree"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -134,7 +135,7 @@ func readSessions(stateDir string) ([]liveSession, int, error) {
 		if err == nil {
 			err = json.Unmarshal(b, &rec)
 		}
-		if err != nil || rec.PID <= 0 || !processAlive(rec.PID) {
+		if err != nil || rec.PID <= 0 || !proctree.ProcessAlive(rec.PID) {
 			if os.Remove(p) == nil {
 				pruned++
 			}

@@ -9,6 +9,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"github.com/mcpwrap/mcpwrap/internal/didyoumean"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -228,7 +229,7 @@ func withHelpHint(err error, path string) error {
 func suggest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
-		d := editDistance(s, c)
+		d := didyoumean.Distance(s, c)
 		if strings.HasPrefix(c, s) && len(s) >= 2 && d > 1 {
 			d = 1
 		}
@@ -237,30 +238,4 @@ func suggest(s string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Damerau–Levenshtein distance (adjacent transpositions
-// count 1) between a and b, by bytes.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }

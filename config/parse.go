@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/mcpwrap/mcpwrap/internal/didyoumean"
 	"io/fs"
 	"maps"
 	"net/url"
@@ -426,34 +427,11 @@ func suggest(s string, fields []string) string {
 		if strings.EqualFold(f, s) {
 			return f
 		}
-		if d := editDistance(strings.ToLower(s), f); d < bestD {
+		if d := didyoumean.Distance(strings.ToLower(s), f); d < bestD {
 			best, bestD = f, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // --- validation -------------------------------------------------------------
