@@ -116,6 +116,7 @@ func (c *Client) scrub(d string, tokens ...string) string {
 			d = strings.ReplaceAll(d, s, "[redacted]")
 		}
 	}
+	d = redactJWTs(d)
 	d = strings.TrimSpace(oneLine(d))
 	if r := []rune(d); len(r) > 200 {
 		d = string(r[:200]) + "…"

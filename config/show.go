@@ -77,6 +77,7 @@ func (c *Config) Redacted() *Config {
 				o.MTLS = &m
 			}
 			o.ClientSecret = redactSecretRef(o.ClientSecret)
+			o.PrivateKey = redactSecretRef(o.PrivateKey)
 			cp.OAuth = &o
 		}
 		out.Servers[n] = &cp
@@ -143,6 +144,8 @@ type showServer struct {
 	RemoteArgs      []string          `toml:"remote_args,omitempty"`
 	Header          string            `toml:"header,omitempty"`
 	HeaderValue     string            `toml:"header_value,omitempty"`
+	Transport       string            `toml:"transport,omitempty"`
+	TLS             string            `toml:"tls,omitempty"`
 	OAuth           *showOAuth        `toml:"oauth,omitempty"`
 	Inject          showInject        `toml:"inject"`
 }
@@ -151,7 +154,7 @@ type showOAuth struct {
 	Version        string            `toml:"version"`
 	ClientID       string            `toml:"client_id"`
 	ClientSecret   string            `toml:"client_secret,omitempty"`
-	TokenURL       string            `toml:"token_url"`
+	TokenURL       string            `toml:"token_url,omitempty"`
 	Scopes         []string          `toml:"scopes,omitempty"`
 	Audience       string            `toml:"audience,omitempty"`
 	Resource       []string          `toml:"resource,omitempty"`
@@ -166,6 +169,12 @@ type showOAuth struct {
 	Headers        map[string]string `toml:"headers,omitempty"`
 	CA             string            `toml:"ca,omitempty"`
 	MTLS           *showMTLS         `toml:"mtls,omitempty"`
+
+	PrivateKey        string `toml:"private_key,omitempty"`
+	SigningAlg        string `toml:"signing_alg,omitempty"`
+	KeyID             string `toml:"key_id,omitempty"`
+	ClientAssertion   string `toml:"client_assertion,omitempty"`
+	AssertionAudience string `toml:"assertion_audience,omitempty"`
 }
 
 type showMTLS struct {
@@ -273,6 +282,9 @@ func toShowServer(s *Server) *showServer {
 		ss.RemoteCommand, ss.RemoteArgs = s.RemoteCommand, s.RemoteArgs
 		ss.Header, ss.HeaderValue = s.Header, s.HeaderValue
 	}
+	if s.URL != "" {
+		ss.Transport, ss.TLS = s.Transport, s.TLS
+	}
 	if o := s.OAuth; o != nil {
 		so := &showOAuth{
 			Version: o.Version, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
@@ -284,6 +296,8 @@ func toShowServer(s *Server) *showServer {
 		if o.MTLS != nil {
 			so.MTLS = &showMTLS{Cert: o.MTLS.Cert, Key: o.MTLS.Key}
 		}
+		so.PrivateKey, so.SigningAlg, so.KeyID = o.PrivateKey, o.SigningAlg, o.KeyID
+		so.ClientAssertion, so.AssertionAudience = o.ClientAssertion, o.AssertionAudience
 		ss.OAuth = so
 	}
 	return ss
