@@ -16,6 +16,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
@@ -399,6 +400,13 @@ func (d *discoverer) getJSON(ctx context.Context, raw string, v any) (bool, erro
 		var ae *Error
 		if errors.As(err, &ae) {
 			return false, ae // a redirect that broke the rules
+		}
+		var uaerr x509.UnknownAuthorityError
+		var herr x509.HostnameError
+		var verr *tls.CertificateVerificationError
+		if errors.As(err, &uaerr) || errors.As(err, &herr) || errors.As(err, &verr) {
+			return false, d.fail(fmt.Errorf("GET %s: %w", raw, scrubURLError(err)),
+				"the certificate is not trusted; set servers."+d.name()+".oauth.ca to the CA bundle that signed it", false)
 		}
 		return false, d.fail(fmt.Errorf("GET %s: %w", raw, scrubURLError(err)), "check servers."+d.name()+".url and the network", true)
 	}
