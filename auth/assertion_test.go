@@ -297,7 +297,9 @@ func TestPrivateKeyJWTBadKeys(t *testing.T) {
 	// A key reference that fails to resolve is a config error naming private_key.
 	s := is.settings()
 	s.ClientSecret, s.AuthStyle = secret.Value{}, AuthStylePrivateKeyJWT
-	s.PrivateKey = func(context.Context) (secret.Value, error) { return secret.Value{}, errors.New("environment variable K is not set") }
+	s.PrivateKey = func(context.Context) (secret.Value, error) {
+		return secret.Value{}, errors.New("environment variable K is not set")
+	}
 	if _, err := newTestClient(t, s).Fetch(context.Background()); !IsConfig(err) || !strings.Contains(err.Error(), "private_key: cannot read the key") {
 		t.Errorf("unresolvable key: err = %v", err)
 	}
@@ -310,8 +312,12 @@ func TestPrivateKeyJWTSettingsChecked(t *testing.T) {
 		mod  func(*Settings)
 		want string
 	}{
-		"no key":        {func(s *Settings) { s.ClientSecret = secret.Value{}; s.AuthStyle = AuthStylePrivateKeyJWT }, "private_key: missing"},
-		"both":          {func(s *Settings) { s.ClientSecret = secret.Value{}; s.AuthStyle = AuthStylePrivateKeyJWT; s.PrivateKey, s.ClientAssertion = key, key }, "not both"},
+		"no key": {func(s *Settings) { s.ClientSecret = secret.Value{}; s.AuthStyle = AuthStylePrivateKeyJWT }, "private_key: missing"},
+		"both": {func(s *Settings) {
+			s.ClientSecret = secret.Value{}
+			s.AuthStyle = AuthStylePrivateKeyJWT
+			s.PrivateKey, s.ClientAssertion = key, key
+		}, "not both"},
 		"with secret":   {func(s *Settings) { s.AuthStyle = AuthStylePrivateKeyJWT; s.PrivateKey = key }, "client_secret: not used"},
 		"key for basic": {func(s *Settings) { s.PrivateKey = key }, "auth_style"},
 		"bad alg": {func(s *Settings) {
