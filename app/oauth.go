@@ -28,7 +28,11 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 		}
 		return nil, withCode(ExitConfig, err)
 	}
-	client, err := auth.NewClient(auth.SettingsFrom(srv.Name, srv.OAuth, sec), auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
+	settings, err := e.oauthSettings(c.Context, srv, auth.SettingsFrom(srv.Name, srv.OAuth, sec), cache)
+	if err != nil {
+		return nil, authErr(err)
+	}
+	client, err := auth.NewClient(settings, auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
 	if err != nil {
 		return nil, authErr(err)
 	}
@@ -126,7 +130,7 @@ func authErr(err error) error {
 	case auth.IsInvalidClient(err):
 		return withCode(ExitRefused, err, hints...)
 	default:
-		if ae.Transient {
+		if ae.Transient && ae.Op != auth.OpDiscover {
 			hints = append(hints, "the token endpoint is unreachable or failing; check servers."+ae.Server+".oauth.token_url and the network")
 		}
 		return withCode(ExitUnavailable, err, hints...)
