@@ -243,8 +243,9 @@ func TestClientAssertionReadAtEveryRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.Fetch(context.Background())
-	if !IsInvalidClient(err) {
-		t.Fatalf("err = %v; want invalid_client", err)
+	var ae *Error
+	if !IsInvalidClient(err) || !errors.As(err, &ae) || !strings.Contains(ae.Hint, "client_assertion holds a fresh, unused JWT") {
+		t.Fatalf("err = %v (%#v); want invalid_client with a client_assertion hint", err, ae)
 	}
 	assertClean(t, err, rejected, "eyJzdWIiOiJ3MyJ9")
 

@@ -199,7 +199,25 @@ ca = "`+iss.CAFile+`"
 	}
 	mint(iss.URL)
 	mustRun(t, env, "--config", cfg, "token", "refresh", "wl")
-	for _, out := range []string{r.Stderr, st.Stdout, st.Stderr} {
+
+	// doctor discovers afresh, checks the key and the assertion (without
+	// printing them) and fetches a token with each.
+	var doc []string
+	for _, tc := range []struct{ server, want string }{
+		{"jwt", "servers.jwt.oauth.private_key parses and signs ES256"},
+		{"wl", `servers.wl.oauth.client_assertion parses (sub "` + dsAssertionClient + `"`},
+		{"basic", "servers.basic.oauth.client_secret (env:E2E_DISC_SECRET) resolves"},
+	} {
+		mint(iss.URL) // oidc-provider refuses a replayed jti: the platform mints a fresh token
+		d := runMcpwrap(t, env, nil, 0, "--config", cfg, "doctor", tc.server)
+		doc = append(doc, d.Stdout, d.Stderr)
+		if d.Code != 0 || !strings.Contains(d.Stdout, tc.want) ||
+			!strings.Contains(d.Stdout, "discovered issuer "+iss.URL+", token endpoint "+iss.TokenURL) ||
+			!strings.Contains(d.Stdout, "fetched a new token") {
+			t.Errorf("doctor %s: exit %d, want %q, discovery and a token\nstdout:\n%s\nstderr:\n%s", tc.server, d.Code, tc.want, d.Stdout, d.Stderr)
+		}
+	}
+	for _, out := range append([]string{r.Stderr, st.Stdout, st.Stderr}, doc...) {
 		if strings.Contains(out, "BEGIN") || strings.Contains(out, "eyJ") {
 			t.Errorf("output carries key or assertion material:\n%s", out)
 		}
