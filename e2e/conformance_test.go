@@ -6,11 +6,16 @@ package e2e
 // the server URL alone, a token with client_secret_basic or private_key_jwt,
 // then initialize, tools/list and tools/call over Streamable HTTP.
 //
-// Not yet covered here: the same scenarios through `mcpwrap run` (that needs
-// the native transport, or mcp-remote in front of the suite's http server).
+// The "mcpwrap-run" variants put mcpwrap in the chain: ccclient writes a
+// configuration with only url and the credentials, and drives `mcpwrap run`,
+// which discovers, fetches the token and launches the pinned mcp-remote with
+// it. Not covered yet: the same with transport = "native" (the lead's
+// transport; CCCLIENT_TRANSPORT=native selects it once it exists).
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -28,16 +33,31 @@ func TestConformanceClientCredentials(t *testing.T) {
 	}
 	suite := filepath.Join(nodeDir, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js")
 	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
-	for _, tc := range []struct{ scenario, check string }{
-		{"auth/client-credentials-basic", "client-credentials-basic-auth"},
-		{"auth/client-credentials-jwt", "client-credentials-jwt-verified"},
+	remote, _ := json.Marshal(rmRemoteCommand())
+	for _, tc := range []struct {
+		scenario, check string
+		viaMcpwrap      bool
+	}{
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", false},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", false},
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", true},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", true},
 	} {
-		t.Run(strings.TrimPrefix(tc.scenario, "auth/"), func(t *testing.T) {
+		name := strings.TrimPrefix(tc.scenario, "auth/")
+		if tc.viaMcpwrap {
+			name += "/mcpwrap-run"
+		}
+		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
+			outDir := t.TempDir()
 			cmd := exec.CommandContext(ctx, nodeBin, suite, "client", "--command", bin, "--scenario", tc.scenario,
-				"--timeout", "30000", "-o", t.TempDir())
+				"--timeout", "30000", "-o", outDir)
 			cmd.Dir = t.TempDir()
+			cmd.Env = os.Environ()
+			if tc.viaMcpwrap {
+				cmd.Env = append(cmd.Env, "CCCLIENT_MCPWRAP="+mcpwrapBin(t), "CCCLIENT_REMOTE_COMMAND="+string(remote))
+			}
 			out, err := cmd.CombinedOutput()
 			text := ansi.ReplaceAllString(string(out), "")
 			if err != nil {
@@ -57,6 +77,20 @@ func TestConformanceClientCredentials(t *testing.T) {
 			}
 			if strings.Contains(text, "FAILURE") {
 				t.Errorf("conformance %s reports a FAILURE\n%s", tc.scenario, truncate(text, 16384))
+			}
+			// The client's own account of the run (the suite keeps its stderr).
+			logs, _ := filepath.Glob(filepath.Join(outDir, "auth", "*", "stderr.txt"))
+			var stderr string
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				stderr += string(b)
+			}
+			want := "ccclient: tools/call test-tool answered"
+			if tc.viaMcpwrap {
+				want = "ccclient: the session ran through mcpwrap run"
+			}
+			if !strings.Contains(stderr, want) {
+				t.Errorf("client stderr (%d files) lacks %q:\n%s", len(logs), want, truncate(stderr, 8192))
 			}
 		})
 	}

@@ -13,6 +13,14 @@
 // tools/list and a tools/call of the first tool. Exit 0 means every step
 // worked; errors go to stderr, never a secret.
 //
+// With CCCLIENT_MCPWRAP set to an mcpwrap binary it instead puts mcpwrap in the
+// chain: it writes a configuration with only the server's url and the client
+// credentials (no token_url; the key or secret in a 0600 file), and drives
+// `mcpwrap run` over stdio with the go-sdk client, the same three calls.
+// mcpwrap discovers, fetches the token and launches mcp-remote
+// (CCCLIENT_REMOTE_COMMAND, a JSON list; default npx -y mcp-remote@0.15.1)
+// with it. CCCLIENT_TRANSPORT sets the server's transport key.
+//
 // It is a test helper, not part of mcpwrap: the suite's servers are plain
 // http on localhost, which discovery allows only with enforce_https = false.
 package main
@@ -24,6 +32,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -57,6 +68,9 @@ func run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
+	if bin := os.Getenv("CCCLIENT_MCPWRAP"); bin != "" {
+		return viaMcpwrap(ctx, bin, serverURL, cc)
+	}
 
 	d, err := auth.Discover(ctx, auth.DiscoverRequest{Server: "conformance", URL: serverURL, EnforceHTTPS: false}, nil)
 	if err != nil {
@@ -87,8 +101,13 @@ func run() error {
 		d.Issuer, d.TokenEndpoint, client.Method(), tok.AccessToken.Fingerprint())
 
 	hc := &http.Client{Transport: bearer{tok: tok.AccessToken, base: http.DefaultTransport}}
+	return session(ctx, &mcp.StreamableClientTransport{Endpoint: serverURL, HTTPClient: hc, DisableStandaloneSSE: true, MaxRetries: -1})
+}
+
+// session runs initialize, tools/list and a tools/call of the first tool.
+func session(ctx context.Context, t mcp.Transport) error {
 	c := mcp.NewClient(&mcp.Implementation{Name: "mcpwrap-ccclient", Version: "0"}, nil)
-	sess, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: serverURL, HTTPClient: hc, DisableStandaloneSSE: true, MaxRetries: -1}, nil)
+	sess, err := c.Connect(ctx, t, nil)
 	if err != nil {
 		return fmt.Errorf("initialize: %w", err)
 	}
@@ -121,4 +140,61 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.tok.Reveal())
 	return b.base.RoundTrip(r)
+}
+
+// viaMcpwrap drives the scenario through `mcpwrap run`.
+func viaMcpwrap(ctx context.Context, bin, serverURL string, cc conformanceContext) error {
+	dir, err := os.MkdirTemp("", "ccclient-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	remote := []string{"npx", "-y", "mcp-remote@0.15.1"}
+	if v := os.Getenv("CCCLIENT_REMOTE_COMMAND"); v != "" {
+		if err := json.Unmarshal([]byte(v), &remote); err != nil {
+			return fmt.Errorf("CCCLIENT_REMOTE_COMMAND: %w", err)
+		}
+	}
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "[servers.conformance]\nurl = %s\n", q(serverURL))
+	b.WriteString("remote_command = [")
+	for i, a := range remote {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q(a))
+	}
+	b.WriteString("]\nremote_args = [\"--transport\", \"http-only\"]\n")
+	if tr := os.Getenv("CCCLIENT_TRANSPORT"); tr != "" {
+		fmt.Fprintf(&b, "transport = %s\n", q(tr))
+	}
+	fmt.Fprintf(&b, "[servers.conformance.oauth]\nversion = \"2.0\"\nenforce_https = false\nclient_id = %s\n", q(cc.ClientID))
+	cred := filepath.Join(dir, "credential")
+	if cc.PrivateKeyPEM != "" {
+		if err := os.WriteFile(cred, []byte(cc.PrivateKeyPEM), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "private_key = %s\n", q("file:"+cred))
+		if cc.SigningAlgorithm != "" {
+			fmt.Fprintf(&b, "signing_alg = %s\n", q(cc.SigningAlgorithm))
+		}
+	} else {
+		if err := os.WriteFile(cred, []byte(cc.ClientSecret), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "client_secret = %s\n", q("file:"+cred))
+	}
+	cfg := filepath.Join(dir, "mcpwrap.toml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, "--config", cfg, "run", "conformance")
+	cmd.Env = append(os.Environ(), "MCPWRAP_STATE_DIR="+filepath.Join(dir, "state"))
+	cmd.Stderr = os.Stderr
+	if err := session(ctx, &mcp.CommandTransport{Command: cmd}); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "ccclient: the session ran through mcpwrap run")
+	return nil
 }
