@@ -247,7 +247,6 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	if len(rows) == 0 {
 		fmt.Fprintln(e.io.Stdout, "no cached tokens")
 		note()
-		writeEndpointNotes(e.io.Stdout, infoNames, infos)
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.io.Stdout, 0, 4, 2, ' ', 0)
