@@ -27,6 +27,7 @@ func (e *env) oauthSettings(ctx context.Context, srv *config.Server, s auth.Sett
 		URL:          srv.URL,
 		EnforceHTTPS: srv.OAuth.EnforceHTTPS,
 		CA:           srv.OAuth.CA,
+		Issuer:       srv.OAuth.Issuer,
 	}, dc)
 	if err != nil {
 		return s, err
@@ -46,7 +47,7 @@ func cachedSettings(st *store.Store, srv *config.Server) (s auth.Settings, d *st
 	if st == nil || !srv.DiscoversTokenURL() {
 		return s, nil
 	}
-	d, err := st.GetDiscovery(auth.DiscoveryCacheKey(srv.Name, srv.URL, srv.OAuth.EnforceHTTPS))
+	d, err := st.GetDiscovery(auth.DiscoveryCacheKey(srv.Name, srv.URL, srv.OAuth.EnforceHTTPS, srv.OAuth.Issuer))
 	if err != nil || d == nil {
 		return s, nil
 	}

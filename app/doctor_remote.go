@@ -72,7 +72,7 @@ func (d *doctor) checkDiscovery(ctx context.Context, srv *config.Server) *config
 		cache = d.st
 	}
 	disc, err := auth.Discover(ctx, auth.DiscoverRequest{
-		Server: name, URL: srv.URL, EnforceHTTPS: srv.OAuth.EnforceHTTPS, CA: srv.OAuth.CA, Refresh: true,
+		Server: name, URL: srv.URL, EnforceHTTPS: srv.OAuth.EnforceHTTPS, CA: srv.OAuth.CA, Refresh: true, Issuer: srv.OAuth.Issuer,
 	}, cache)
 	if err != nil {
 		d.addAuthFailure(name, err)

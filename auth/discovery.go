@@ -73,6 +73,11 @@ type DiscoverRequest struct {
 	EnforceHTTPS bool   // false allows http to a loopback host (localhost, 127.0.0.0/8, ::1)
 	CA           string // PEM bundle trusted in addition to the system roots, as Settings.CA
 	Refresh      bool   // ignore the cache (a token the server keeps refusing)
+	// Issuer pins the authorization server (servers.NAME.oauth.issuer): the
+	// protected-resource metadata must list it, and when the server serves
+	// none, discovery goes straight to the issuer's metadata. "" trusts the
+	// server's choice.
+	Issuer string
 }
 
 // Discovered is the outcome of discovery: the endpoints and identifiers a
@@ -118,8 +123,9 @@ func WithDiscoveryClock(now func() time.Time) DiscoverOption {
 }
 
 // DiscoveryCacheKey is the cache key of a discovery request: the server name,
-// "/", and a fingerprint of the canonical URL and the transport rule.
-func DiscoveryCacheKey(server, serverURL string, enforceHTTPS bool) string {
+// "/", and a fingerprint of the canonical URL, the transport rule and the
+// pinned issuer.
+func DiscoveryCacheKey(server, serverURL string, enforceHTTPS bool, pinnedIssuer string) string {
 	var b []byte
 	field := func(v string) {
 		b = binary.AppendUvarint(b, uint64(len(v)))
@@ -132,6 +138,7 @@ func DiscoveryCacheKey(server, serverURL string, enforceHTTPS bool) string {
 	}
 	field(canon)
 	field(fmt.Sprint(enforceHTTPS))
+	field(pinnedIssuer)
 	sum := sha256.Sum256(b)
 	return server + "/" + hex.EncodeToString(sum[:8])
 }
@@ -185,7 +192,7 @@ func Discover(ctx context.Context, req DiscoverRequest, cache DiscoveryCache, op
 		return nil, err
 	}
 	challengeURL := resourceMetadataFromChallenge(req.Challenge)
-	key := DiscoveryCacheKey(req.Server, req.URL, req.EnforceHTTPS)
+	key := DiscoveryCacheKey(req.Server, req.URL, req.EnforceHTTPS, req.Issuer)
 	if cache != nil && !req.Refresh {
 		if c, err := cache.GetDiscovery(key); err == nil && c != nil && c.TokenEndpoint != "" &&
 			o.now().Before(c.Expires) && (challengeURL == "" || challengeURL == c.ResourceMetadataURL) {
@@ -234,13 +241,24 @@ func (d *discoverer) tokenURLHint() string {
 
 func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Discovered, error) {
 	prm, prmURL, err := d.protectedResource(ctx, canon, challengeURL)
-	if err != nil {
+	var issuer string
+	switch {
+	case err != nil && d.req.Issuer != "" && errors.Is(err, ErrNoMetadata):
+		// A server without RFC 9728 metadata, and an issuer the user named.
+		issuer = d.req.Issuer
+	case err != nil:
 		return nil, err
-	}
-	if len(prm.AuthorizationServers) == 0 {
+	case d.req.Issuer != "":
+		if !slices.Contains(prm.AuthorizationServers, d.req.Issuer) {
+			return nil, d.fail(fmt.Errorf("%w: %s lists %q, not the configured issuer %q", ErrIssuerMismatch, prmURL, prm.AuthorizationServers, d.req.Issuer),
+				"check servers."+d.name()+".oauth.issuer", false)
+		}
+		issuer = d.req.Issuer
+	case len(prm.AuthorizationServers) == 0:
 		return nil, d.fail(fmt.Errorf("protected-resource metadata at %s lists no authorization_servers", prmURL), d.tokenURLHint(), false)
+	default:
+		issuer = prm.AuthorizationServers[0]
 	}
-	issuer := prm.AuthorizationServers[0]
 	if err := d.checkURL(issuer); err != nil {
 		return nil, err
 	}

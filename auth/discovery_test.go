@@ -325,3 +325,33 @@ func TestResourceMetadataFromChallenge(t *testing.T) {
 		}
 	}
 }
+
+func TestDiscoverPinnedIssuer(t *testing.T) {
+	s := newSite(t)
+	s.route("/.well-known/oauth-authorization-server/pinned", s.asMetadata(s.URL+"/pinned"))
+	req := DiscoverRequest{Server: "remote", URL: s.URL + "/mcp", EnforceHTTPS: true, CA: s.CAFile, Issuer: s.URL + "/pinned"}
+
+	// No protected-resource metadata at all: the pinned issuer is used.
+	d, err := Discover(context.Background(), req, nil)
+	if err != nil || d.Issuer != s.URL+"/pinned" || d.TokenEndpoint != s.URL+"/token" || d.ResourceMetadataURL != "" {
+		t.Fatalf("Discover with a pinned issuer and no PRM = %+v, %v", d, err)
+	}
+	// The server names another authorization server: refused, whatever it serves.
+	s.route("/.well-known/oauth-protected-resource/mcp", map[string]any{
+		"resource": s.URL + "/mcp", "authorization_servers": []string{s.URL + "/other"}})
+	s.route("/.well-known/oauth-authorization-server/other", s.asMetadata(s.URL+"/other"))
+	if _, err := Discover(context.Background(), req, nil); !errors.Is(err, ErrIssuerMismatch) || !strings.Contains(err.Error(), "configured issuer") {
+		t.Fatalf("PRM naming another issuer: err = %v; want ErrIssuerMismatch", err)
+	}
+	// Listed among others: the pinned one is used, not the first.
+	s.route("/.well-known/oauth-protected-resource/mcp", map[string]any{
+		"resource": s.URL + "/mcp", "authorization_servers": []string{s.URL + "/other", s.URL + "/pinned"}})
+	if d, err := Discover(context.Background(), req, nil); err != nil || d.Issuer != s.URL+"/pinned" {
+		t.Fatalf("pinned issuer listed second: %+v, %v", d, err)
+	}
+	// Without the pin the server's first choice is taken.
+	req.Issuer = ""
+	if d, err := Discover(context.Background(), req, nil); err != nil || d.Issuer != s.URL+"/other" {
+		t.Fatalf("unpinned: %+v, %v", d, err)
+	}
+}

@@ -34,7 +34,7 @@ func SettingsFrom(server string, o *config.OAuth, clientSecret secret.Value) Set
 		Headers:        o.Headers,
 		CA:             o.CA,
 	}
-	s.SigningAlg, s.KeyID, s.AssertionAudience = o.SigningAlg, o.KeyID, o.AssertionAudience
+	s.SigningAlg, s.KeyID, s.AssertionAudience, s.Issuer = o.SigningAlg, o.KeyID, o.AssertionAudience, o.Issuer
 	if ref := o.PrivateKey; ref != "" {
 		s.PrivateKey = func(ctx context.Context) (secret.Value, error) { return config.ResolveSecret(ctx, ref) }
 	}

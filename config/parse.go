@@ -87,6 +87,7 @@ type rawOAuth struct {
 	KeyID             *string `toml:"key_id"`
 	ClientAssertion   *string `toml:"client_assertion"`
 	AssertionAudience *string `toml:"assertion_audience"`
+	Issuer            *string `toml:"issuer"`
 }
 
 type rawMTLS struct {

@@ -67,8 +67,8 @@ func (fp *fileParser) remoteOptions(base []string, r *rawServer, s *Server) erro
 	return nil
 }
 
-// assertionOptions reads private_key, signing_alg, key_id, client_assertion
-// and assertion_audience, and checks them against auth_style (already read:
+// assertionOptions reads private_key, signing_alg, key_id, client_assertion,
+// assertion_audience and issuer, and checks them against auth_style (already read:
 // "private_key_jwt" is implied when private_key or client_assertion is set
 // and auth_style is not).
 func (fp *fileParser) assertionOptions(base []string, r *rawOAuth, o *OAuth) error {
@@ -110,6 +110,13 @@ func (fp *fileParser) assertionOptions(base []string, r *rawOAuth, o *OAuth) err
 	}
 	if o.AuthStyle == AuthStylePrivateKeyJWT && o.ClientSecret != "" {
 		return fp.errAt(key(base, "client_secret"), "remove client_secret", `is not used with auth_style = "private_key_jwt"`)
+	}
+	if r.Issuer != nil {
+		iss, err := fp.endpoint(key(base, "issuer"), *r.Issuer, o)
+		if err != nil {
+			return err
+		}
+		o.Issuer = iss
 	}
 	if r.SigningAlg != nil {
 		if err := fp.oneOf(key(base, "signing_alg"), *r.SigningAlg, "ES256", "RS256", "PS256"); err != nil {

@@ -21,6 +21,7 @@ private_key = "file:`+keyFile+`"
 signing_alg = "RS256"
 key_id = "k1"
 assertion_audience = "token_endpoint"
+issuer = "https://login.example.com/tenant"
 
 [servers.wl]
 url = "https://mcp.example.com/mcp"
@@ -43,7 +44,7 @@ command = "npx"
 	r := cfg.Servers["remote"]
 	o := r.OAuth
 	if r.Transport != TransportNative || r.TLS != TLSOAuth || o.AuthStyle != AuthStylePrivateKeyJWT ||
-		o.PrivateKey != "file:"+keyFile || o.SigningAlg != "RS256" || o.KeyID != "k1" || o.AssertionAudience != "token_endpoint" ||
+		o.PrivateKey != "file:"+keyFile || o.SigningAlg != "RS256" || o.KeyID != "k1" || o.AssertionAudience != "token_endpoint" || o.Issuer != "https://login.example.com/tenant" ||
 		o.TokenURL != "" || !r.DiscoversTokenURL() {
 		t.Errorf("remote = %+v, oauth %+v", r, o)
 	}
@@ -66,7 +67,7 @@ command = "npx"
 	out := b.String()
 	for _, want := range []string{
 		`transport = "native"`, `tls = "oauth"`, `transport = "mcp-remote"`, `tls = "system"`,
-		`private_key = "file:` + keyFile + `"`, `signing_alg = "RS256"`, `key_id = "k1"`,
+		`private_key = "file:` + keyFile + `"`, `signing_alg = "RS256"`, `key_id = "k1"`, `issuer = "https://login.example.com/tenant"`,
 		`client_assertion = "file:/var/run/secrets/tokens/mcp"`, `auth_style = "private_key_jwt"`,
 	} {
 		if !strings.Contains(out, want) {
@@ -128,6 +129,8 @@ func TestRemoteServerKeyErrors(t *testing.T) {
 			"servers.r.oauth.signing_alg", "needs private_key"},
 		{"bad audience", srv + "[servers.r.oauth]\nclient_id = \"a\"\nprivate_key = \"env:HOME\"\nassertion_audience = \"me\"\n",
 			"servers.r.oauth.assertion_audience", "invalid value"},
+		{"http issuer", srv + "[servers.r.oauth]\nclient_id = \"a\"\nclient_secret = \"x\"\nissuer = \"http://as.example.com\"\n",
+			"servers.r.oauth.issuer", "must be https"},
 		{"unset env key", srv + "[servers.r.oauth]\nclient_id = \"a\"\nprivate_key = \"env:MCPWRAP_TEST_NO_SUCH_VAR\"\n",
 			"servers.r.oauth.private_key", "not set"},
 	} {

@@ -175,6 +175,7 @@ type showOAuth struct {
 	KeyID             string `toml:"key_id,omitempty"`
 	ClientAssertion   string `toml:"client_assertion,omitempty"`
 	AssertionAudience string `toml:"assertion_audience,omitempty"`
+	Issuer            string `toml:"issuer,omitempty"`
 }
 
 type showMTLS struct {
@@ -297,7 +298,7 @@ func toShowServer(s *Server) *showServer {
 			so.MTLS = &showMTLS{Cert: o.MTLS.Cert, Key: o.MTLS.Key}
 		}
 		so.PrivateKey, so.SigningAlg, so.KeyID = o.PrivateKey, o.SigningAlg, o.KeyID
-		so.ClientAssertion, so.AssertionAudience = o.ClientAssertion, o.AssertionAudience
+		so.ClientAssertion, so.AssertionAudience, so.Issuer = o.ClientAssertion, o.AssertionAudience, o.Issuer
 		ss.OAuth = so
 	}
 	return ss

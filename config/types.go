@@ -115,6 +115,7 @@ type OAuth struct {
 	KeyID             string
 	ClientAssertion   string // unresolved reference to an externally minted JWT; see ResolveAssertion
 	AssertionAudience string // "" (issuer) | "issuer" | "token_endpoint" | a URI
+	Issuer            string // the authorization server's issuer, pinned: discovery must find it; the default assertion aud
 }
 
 // MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.
