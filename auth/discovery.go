@@ -149,10 +149,13 @@ func DiscoveryCacheKey(server, serverURL string, enforceHTTPS bool, pinnedIssuer
 // the path is only "/" — which is then dropped as well.
 func CanonicalResource(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || !u.IsAbs() || u.Host == "" {
+	if err != nil || !u.IsAbs() || u.Hostname() == "" {
 		return "", fmt.Errorf("%q is not an absolute URL", raw)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("%q is not an http(s) URL", raw)
+	}
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
