@@ -32,6 +32,10 @@ func (e *env) oauthSettings(ctx context.Context, srv *config.Server, s auth.Sett
 	if err != nil {
 		return s, err
 	}
+	if d.Stale {
+		e.log.Warn(fmt.Sprintf("the authorization server metadata of %q cannot be reached; using the endpoints discovered at %s",
+			srv.Name, d.FetchedAt.Local().Format(time.RFC3339)))
+	}
 	if !d.FromCache {
 		e.log.Debug(fmt.Sprintf("discovered the authorization server of %q: issuer %s, token endpoint %s", srv.Name, d.Issuer, d.TokenEndpoint))
 	}

@@ -94,6 +94,7 @@ type Discovered struct {
 	FetchedAt           time.Time
 	Expires             time.Time
 	FromCache           bool // served from the cache, no request made
+	Stale               bool // FromCache past its TTL: the metadata could not be reached (a transient failure)
 }
 
 // DiscoverOption changes how Discover works.
@@ -178,7 +179,9 @@ func CanonicalResource(raw string) (string, error) {
 // Discover finds the authorization server of the MCP server at req.URL and
 // returns its token and revocation endpoints, its issuer and the resource to
 // request. A fresh cached result is returned without a request (FromCache);
-// a new result is cached when cache is not nil. Failures are *Error with Op
+// a new result is cached when cache is not nil. When the metadata cannot be
+// reached (a transient failure) an expired cached result is returned, marked
+// Stale; a refused document never falls back. Failures are *Error with Op
 // OpDiscover; a refused document (wrong issuer or resource, plain http) is
 // not Transient, a network failure is.
 func Discover(ctx context.Context, req DiscoverRequest, cache DiscoveryCache, opts ...DiscoverOption) (*Discovered, error) {
@@ -196,12 +199,16 @@ func Discover(ctx context.Context, req DiscoverRequest, cache DiscoveryCache, op
 	}
 	challengeURL := resourceMetadataFromChallenge(req.Challenge)
 	key := DiscoveryCacheKey(req.Server, req.URL, req.EnforceHTTPS, req.Issuer)
-	if cache != nil && !req.Refresh {
+	var stale *store.Discovery // an expired entry, kept for when the metadata cannot be reached
+	if cache != nil {
 		if c, err := cache.GetDiscovery(key); err == nil && c != nil && c.TokenEndpoint != "" &&
-			o.now().Before(c.Expires) && (challengeURL == "" || challengeURL == c.ResourceMetadataURL) {
-			out := fromStore(c)
-			out.FromCache = true
-			return out, nil
+			(challengeURL == "" || challengeURL == c.ResourceMetadataURL) {
+			if !req.Refresh && o.now().Before(c.Expires) {
+				out := fromStore(c)
+				out.FromCache = true
+				return out, nil
+			}
+			stale = c
 		}
 	}
 	if d.client, err = d.httpClient(); err != nil {
@@ -209,6 +216,13 @@ func Discover(ctx context.Context, req DiscoverRequest, cache DiscoveryCache, op
 	}
 	out, err := d.run(ctx, canon, challengeURL)
 	if err != nil {
+		if stale != nil && IsTransient(err) && !req.Refresh {
+			// The metadata is unreachable, not refused: the last good answer
+			// is better than no launch (the token may well be cached too).
+			out := fromStore(stale)
+			out.FromCache, out.Stale = true, true
+			return out, nil
+		}
 		return nil, err
 	}
 	out.FetchedAt = o.now()

@@ -355,3 +355,44 @@ func TestDiscoverPinnedIssuer(t *testing.T) {
 		t.Fatalf("unpinned: %+v, %v", d, err)
 	}
 }
+
+func TestDiscoverStaleWhenUnreachable(t *testing.T) {
+	s := newSite(t)
+	s.route("/.well-known/oauth-protected-resource/mcp", map[string]any{
+		"resource": s.URL + "/mcp", "authorization_servers": []string{s.URL}})
+	s.route("/.well-known/oauth-authorization-server", s.asMetadata(s.URL))
+	st, err := store.Open(filepath.Join(t.TempDir(), "state"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	opts := []DiscoverOption{WithDiscoveryClock(clk.Now)}
+	req := DiscoverRequest{Server: "remote", URL: s.URL + "/mcp", EnforceHTTPS: true, CA: s.CAFile}
+	if _, err := Discover(context.Background(), req, st, opts...); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * DefaultDiscoveryTTL)
+	// The site starts failing with 503: the expired entry is used, marked stale.
+	s.mu.Lock()
+	s.routes["/.well-known/oauth-protected-resource/mcp"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }
+	s.mu.Unlock()
+	d, err := Discover(context.Background(), req, st, opts...)
+	if err != nil || !d.Stale || !d.FromCache || d.TokenEndpoint != s.URL+"/token" {
+		t.Fatalf("Discover with the metadata failing = %+v, %v; want the stale entry", d, err)
+	}
+	// A refused document (wrong issuer) never falls back.
+	s.route("/.well-known/oauth-protected-resource/mcp", map[string]any{
+		"resource": s.URL + "/mcp", "authorization_servers": []string{s.URL}})
+	s.route("/.well-known/oauth-authorization-server", s.asMetadata("https://evil.example.com"))
+	if d, err := Discover(context.Background(), req, st, opts...); !errors.Is(err, ErrIssuerMismatch) {
+		t.Fatalf("a refused document fell back to the cache: %+v, %v", d, err)
+	}
+	// Without a cache entry the failure is the caller's.
+	empty := newSite(t)
+	empty.mu.Lock()
+	empty.routes["/.well-known/oauth-protected-resource/mcp"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }
+	empty.mu.Unlock()
+	if _, err := Discover(context.Background(), DiscoverRequest{Server: "x", URL: empty.URL + "/mcp", EnforceHTTPS: true, CA: empty.CAFile}, st, opts...); !IsTransient(err) {
+		t.Fatalf("err = %v; want a transient failure", err)
+	}
+}
