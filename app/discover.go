@@ -117,3 +117,16 @@ func writeEndpointNotes(w io.Writer, names []string, infos map[string]endpointIn
 		fmt.Fprintln(w, line)
 	}
 }
+
+// clearDiscovery drops the cached discovery results of server ("" = all) for
+// `token clear`, and says so when there were any.
+func clearDiscovery(w io.Writer, st *store.Store, server string) error {
+	n, err := st.DeleteDiscovery(server)
+	if err != nil {
+		return withCode(ExitInternal, err)
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "removed %d cached discovery result(s)\n", n)
+	}
+	return nil
+}

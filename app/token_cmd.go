@@ -85,7 +85,7 @@ func tokenCommand(e *env) *cli.Command {
 			},
 			{
 				Name:      "clear",
-				Usage:     "drop cached tokens (of one server, or all)",
+				Usage:     "drop cached tokens and discovery results (of one server, or all)",
 				ArgsUsage: "[<server>]",
 				Action: func(c *cli.Context) error {
 					st, err := e.openStore(c)
@@ -97,7 +97,7 @@ func tokenCommand(e *env) *cli.Command {
 						return withCode(ExitInternal, err)
 					}
 					fmt.Fprintf(e.io.Stdout, "removed %d cached token(s)\n", n)
-					return nil
+					return clearDiscovery(e.io.Stdout, st, c.Args().First())
 				},
 			},
 			{

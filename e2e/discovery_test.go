@@ -217,6 +217,16 @@ ca = "`+iss.CAFile+`"
 			t.Errorf("doctor %s: exit %d, want %q, discovery and a token\nstdout:\n%s\nstderr:\n%s", tc.server, d.Code, tc.want, d.Stdout, d.Stderr)
 		}
 	}
+	// token clear drops the discovery result too: the next launch asks again.
+	cl := mustRun(t, env, "--config", cfg, "token", "clear", "jwt")
+	if !strings.Contains(cl.Stdout, "removed 1 cached discovery result(s)") {
+		t.Errorf("token clear jwt said %q", cl.Stdout)
+	}
+	n = prm.count()
+	mustRun(t, env, "--config", cfg, "token", "refresh", "jwt")
+	if prm.count() == n {
+		t.Errorf("no discovery after token clear")
+	}
 	for _, out := range append([]string{r.Stderr, st.Stdout, st.Stderr}, doc...) {
 		if strings.Contains(out, "BEGIN") || strings.Contains(out, "eyJ") {
 			t.Errorf("output carries key or assertion material:\n%s", out)
