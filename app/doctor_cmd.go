@@ -357,10 +357,17 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 	if srv.OAuth == nil {
 		return
 	}
-	sec, ok := d.checkSecret(ctx, srv)
+	sec, ok := d.checkClientAuth(ctx, srv)
 	tlsOK := d.checkTLSFiles(srv)
-	d.e.step("connecting to the token endpoint of %q (%s)", name, urlHost(srv.OAuth.TokenURL))
-	reachable := d.checkEndpoint(srv)
+	endpointSrv := srv
+	if srv.DiscoversTokenURL() {
+		if endpointSrv = d.checkDiscovery(ctx, srv); endpointSrv == nil {
+			d.add(statusWarn, "token", name, "no token requested: fix the failures above first", "")
+			return
+		}
+	}
+	d.e.step("connecting to the token endpoint of %q (%s)", name, urlHost(endpointSrv.OAuth.TokenURL))
+	reachable := d.checkEndpoint(endpointSrv)
 	if !ok || !tlsOK || !reachable {
 		d.add(statusWarn, "token", name, "no token requested: fix the failures above first", "")
 		return
@@ -520,7 +527,16 @@ func dialReason(err error) string {
 // (a cmd: reference runs once) and short retry waits.
 func (d *doctor) checkToken(ctx context.Context, srv *config.Server, sec secret.Value) {
 	name := srv.Name
-	client, err := auth.NewClient(auth.SettingsFrom(name, srv.OAuth, sec),
+	var cache any
+	if d.st != nil {
+		cache = d.st
+	}
+	settings, err := d.e.oauthSettings(ctx, srv, auth.SettingsFrom(name, srv.OAuth, sec), cache)
+	if err != nil {
+		d.addAuthFailure(name, err)
+		return
+	}
+	client, err := auth.NewClient(settings,
 		auth.WithLogger(slog.New(slog.DiscardHandler)), auth.WithBackoff(200*time.Millisecond))
 	if err != nil {
 		d.addAuthFailure(name, err)

@@ -51,6 +51,10 @@ func resolvedSettings(ctx context.Context, srv *config.Server) (auth.Settings, e
 		return out
 	}
 	s.Headers, s.ExtraParams = plain(srv.OAuth.Headers), plain(srv.OAuth.ExtraParams)
+	if ref := srv.OAuth.PrivateKey; ref != "" {
+		// Read at each token request, through the secret store too.
+		s.PrivateKey = func(ctx context.Context) (secret.Value, error) { return srv.Resolve(ctx, ref) }
+	}
 	return s, nil
 }
 
@@ -63,6 +67,10 @@ func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) 
 		return nil, err
 	}
 	e.maskLogsFor(c.Context, srv, nil)
+	settings, err = e.oauthSettings(c.Context, srv, settings, cache)
+	if err != nil {
+		return nil, authErr(err)
+	}
 	client, err := auth.NewClient(settings, auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
 	if err != nil {
 		return nil, authErr(err)
@@ -166,7 +174,7 @@ func authErr(err error) error {
 	case auth.IsInvalidClient(err):
 		return withCode(ExitRefused, err, hints...)
 	default:
-		if ae.Transient {
+		if ae.Transient && ae.Op != auth.OpDiscover {
 			hints = append(hints, "the token endpoint is unreachable or failing; check servers."+ae.Server+".oauth.token_url and the network")
 		}
 		return withCode(ExitUnavailable, err, hints...)

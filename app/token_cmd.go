@@ -13,7 +13,6 @@ import (
 
 	"github.com/mcpwrap/mcpwrap/auth"
 	"github.com/mcpwrap/mcpwrap/config"
-	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/store"
 )
 
@@ -86,7 +85,7 @@ func tokenCommand(e *env) *cli.Command {
 			},
 			{
 				Name:      "clear",
-				Usage:     "drop cached tokens (of one server, or all)",
+				Usage:     "drop cached tokens and discovery results (of one server, or all)",
 				ArgsUsage: "[<server>]",
 				Action: func(c *cli.Context) error {
 					st, err := e.openStore(c)
@@ -98,7 +97,7 @@ func tokenCommand(e *env) *cli.Command {
 						return withCode(ExitInternal, err)
 					}
 					fmt.Fprintf(e.io.Stdout, "removed %d cached token(s)\n", n)
-					return nil
+					return clearDiscovery(e.io.Stdout, st, c.Args().First())
 				},
 			},
 			{
@@ -167,6 +166,9 @@ type tokenRow struct {
 	// Standing is "current", "superseded" (cached under earlier settings)
 	// or "unconfigured" (the server is not in the configuration).
 	Standing string `json:"standing"`
+	// Client is how the configured server's client authenticates and where
+	// its token endpoint came from; nil for an unconfigured server.
+	Client *endpointInfo `json:"client,omitempty"`
 }
 
 func (e *env) tokenStatus(c *cli.Context) error {
@@ -181,11 +183,16 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	// The cache key the configuration's settings give each server (the
 	// secret is not part of it).
 	keys := map[string]string{}
+	infos := map[string]endpointInfo{}
+	var infoNames []string
 	cfg, cfgErr := e.loadConfig(c)
 	if cfgErr == nil {
-		for name, srv := range cfg.Servers {
-			if srv.OAuth != nil {
-				keys[name] = auth.SettingsFrom(name, srv.OAuth, secret.Value{}).CacheKey()
+		for _, name := range cfg.ServerNames() {
+			if srv := cfg.Servers[name]; srv.OAuth != nil {
+				infos[name], keys[name] = endpointInfoOf(st, srv)
+				if s := c.Args().First(); s == "" || s == name {
+					infoNames = append(infoNames, name)
+				}
 			}
 		}
 	} else {
@@ -203,6 +210,9 @@ func (e *env) tokenStatus(c *cli.Context) error {
 			state = "expired"
 		}
 		r := tokenRow{Server: t.Server, Fingerprint: t.AccessToken.Fingerprint(), TokenType: t.TokenType, ObtainedAt: t.ObtainedAt, ExpiresAt: t.Expiry, Scopes: t.Scopes, State: state}
+		if i, ok := infos[t.Server]; ok {
+			r.Client = &i
+		}
 		key, configured := keys[t.Server]
 		switch {
 		case cfgErr != nil:
@@ -255,6 +265,7 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	}
 	err = tw.Flush()
 	note()
+	writeEndpointNotes(e.io.Stdout, infoNames, infos)
 	return err
 }
 

@@ -45,7 +45,7 @@ type Settings struct {
 	Audience       string
 	Resource       []string // RFC 8707, one resource parameter each
 	Organization   string
-	AuthStyle      string // "basic" | "post"
+	AuthStyle      string // "basic" | "post" | "private_key_jwt"
 	EnforceHTTPS   bool
 	ValidateScopes bool
 	ExpiryBuffer   time.Duration
@@ -59,6 +59,19 @@ type Settings struct {
 	// Sensitive are more values never to repeat in an error (header and
 	// parameter values that came from secret references).
 	Sensitive []secret.Value
+
+	// Client assertions (RFC 7523), with AuthStyle "private_key_jwt"; see
+	// assertion.go. Exactly one of PrivateKey and ClientAssertion is set then.
+	PrivateKey        Secret // PEM key (EC P-256 or RSA), loaded at each fetch
+	SigningAlg        string // "ES256" | "RS256" | "PS256"; "" follows the key (EC: ES256, RSA: RS256)
+	KeyID             string // kid header, optional
+	AssertionAudience string // aud: "issuer" (default; the token URL when no issuer is known), "token_endpoint", or a URI
+	ClientAssertion   Secret // an externally minted JWT, read at every request (workload identity)
+	AssertionType     string // client_assertion_type; default AssertionTypeJWTBearer
+
+	// Filled by ApplyDiscovery (or set by hand).
+	Issuer     string // the authorization server's issuer
+	Discovered bool   // TokenURL, RevocationURL or Resource came from discovery
 }
 
 // Token is an access token and what is known about it.
@@ -185,7 +198,7 @@ func NewClient(s Settings, opts ...Option) (*Client, error) {
 	}
 
 	style := oauth2.AuthStyleInHeader
-	if c.s.AuthStyle == "post" || c.s.ClientSecret.Empty() {
+	if c.s.AuthStyle != "basic" || c.s.ClientSecret.Empty() {
 		// Without a secret there is nothing for Basic to carry; RFC 6749 §2.3.1
 		// and RFC 8705 §2 want client_id in the form.
 		style = oauth2.AuthStyleInParams
@@ -244,15 +257,18 @@ func (c *Client) validate() error {
 		return c.configError("version", fmt.Errorf("unknown OAuth version %q (want \"2.0\" or \"2.1\")", s.Version))
 	}
 	switch s.AuthStyle {
-	case "basic", "post":
+	case AuthStyleBasic, AuthStylePost, AuthStylePrivateKeyJWT:
 	default:
-		return c.configError("auth_style", fmt.Errorf("unknown auth style %q (want \"basic\" or \"post\")", s.AuthStyle))
+		return c.configError("auth_style", fmt.Errorf("unknown auth style %q (want \"basic\", \"post\" or \"private_key_jwt\")", s.AuthStyle))
 	}
 	if s.ClientID == "" {
 		return c.configError("client_id", errors.New("missing"))
 	}
+	if err := c.validateAssertion(); err != nil {
+		return err
+	}
 	if s.TokenURL == "" {
-		return c.configError("token_url", errors.New("missing"))
+		return c.configError("token_url", errors.New("missing (and not discovered)"))
 	}
 	if err := c.checkEndpoint("token_url", s.TokenURL); err != nil {
 		return err
@@ -368,8 +384,23 @@ func (c *Client) fetchOnce(ctx context.Context, now func() time.Time) (*Token, e
 	info := &responseInfo{}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
 	ctx = context.WithValue(ctx, responseInfoKey{}, info)
+	cc := c.cc
+	if c.usesAssertion() {
+		// A fresh assertion (or a re-read one) for every request: a copy of
+		// the config with the two fields added to the form.
+		extra, err := c.assertionParams(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cp := *c.cc
+		cp.EndpointParams = c.endpointParams()
+		for k, v := range extra {
+			cp.EndpointParams[k] = v
+		}
+		cc = &cp
+	}
 	sent := now()
-	ot, err := c.cc.Token(ctx)
+	ot, err := cc.Token(ctx)
 	if err != nil {
 		return nil, c.classify(ctx, OpFetch, err, info)
 	}

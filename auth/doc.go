@@ -26,6 +26,27 @@
 // requested scope must be in it (unless ValidateScopes is false); a token that
 // lacks one is refused and never cached.
 //
+// # Client authentication
+//
+// AuthStyle "basic" and "post" send the client secret. "private_key_jwt" sends
+// an RFC 7523 client assertion instead: either one the client signs for every
+// request with Settings.PrivateKey (ES256, RS256 or PS256; iss = sub =
+// client_id, aud = the issuer, a random jti, 60 seconds), or
+// Settings.ClientAssertion, a JWT minted elsewhere (workload identity) and
+// read again for every request. [Client.Method] names the method in RFC 7591
+// terms. Errors never quote a key or an assertion, and an endpoint that echoes
+// a JWT in its error text has it cut out. [ParseSigningKey] and
+// [CheckAssertion] let doctor judge a key or an assertion without a request.
+//
+// # Discovery
+//
+// [Discover] finds the authorization server of a remote MCP server from its
+// URL alone (RFC 9728 protected-resource metadata, then RFC 8414 or OpenID
+// Connect metadata, issuer checked exactly), and [Settings.ApplyDiscovery]
+// fills the token and revocation URLs, the issuer and the resource (the
+// server's [CanonicalResource]) a Settings left empty. Results are kept in a
+// [DiscoveryCache] (*store.Store) with a TTL. See discovery.go for the rules.
+//
 // # Source
 //
 // [Source] wraps a Client with the shared cache: a token is served from the cache

@@ -111,6 +111,13 @@ func (c *Client) key(k string) string {
 
 // hint says what to change for an error code or status from an endpoint.
 func (c *Client) hint(op, code string, status int) string {
+	if c.usesAssertion() && (code == "invalid_client" || (status == 401 && code == "")) {
+		what := "the key registered for the client (private_key, key_id, signing_alg)"
+		if c.s.ClientAssertion != nil {
+			what = "that client_assertion holds a fresh, unused JWT for this client and issuer"
+		}
+		return "check " + c.key("client_id") + " and " + what
+	}
 	switch code {
 	case "invalid_client":
 		return "check " + c.key("client_id") + " and client_secret"

@@ -31,7 +31,16 @@ func (c *Client) revokeOnce(ctx context.Context, t *Token) error {
 		"token":           {t.AccessToken.Reveal()},
 		"token_type_hint": {"access_token"},
 	}
-	basic := c.s.AuthStyle == "basic" && !c.s.ClientSecret.Empty()
+	basic := c.s.AuthStyle == AuthStyleBasic && !c.s.ClientSecret.Empty()
+	if c.usesAssertion() {
+		extra, err := c.assertionParams(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range extra {
+			form[k] = v
+		}
+	}
 	if !basic {
 		form.Set("client_id", c.s.ClientID)
 		if !c.s.ClientSecret.Empty() {

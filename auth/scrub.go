@@ -206,6 +206,7 @@ func (c *Client) scrubText(d string, limit int, space bool, tokens ...string) st
 		return ""
 	}
 	d = strings.TrimSpace(d)
+	d = redactJWTs(d) // an endpoint may echo the client assertion
 	d = cutForms(d, c.sensitiveForms(tokens...))
 	vals := append([]string{c.s.ClientSecret.Reveal()}, tokens...)
 	for _, v := range c.s.Sensitive {

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/secret"
 )
@@ -31,6 +33,13 @@ func SettingsFrom(server string, o *config.OAuth, clientSecret secret.Value) Set
 		ExtraParams:    o.ExtraParams,
 		Headers:        o.Headers,
 		CA:             o.CA,
+	}
+	s.SigningAlg, s.KeyID, s.AssertionAudience, s.Issuer = o.SigningAlg, o.KeyID, o.AssertionAudience, o.Issuer
+	if ref := o.PrivateKey; ref != "" {
+		s.PrivateKey = func(ctx context.Context) (secret.Value, error) { return config.ResolveSecret(ctx, ref) }
+	}
+	if ref := o.ClientAssertion; ref != "" {
+		s.ClientAssertion = func(ctx context.Context) (secret.Value, error) { return config.ResolveAssertion(ctx, ref) }
 	}
 	if o.MTLS != nil {
 		s.CertFile, s.KeyFile = o.MTLS.Cert, o.MTLS.Key

@@ -57,6 +57,8 @@ type rawServer struct {
 	RemoteArgs      []string          `toml:"remote_args"`
 	Header          *string           `toml:"header"`
 	HeaderValue     *string           `toml:"header_value"`
+	Transport       *string           `toml:"transport"`
+	TLS             *string           `toml:"tls"`
 	OAuth           *rawOAuth         `toml:"oauth"`
 	Inject          *rawInject        `toml:"inject"`
 }
@@ -80,6 +82,13 @@ type rawOAuth struct {
 	Headers        map[string]string `toml:"headers"`
 	CA             *string           `toml:"ca"`
 	MTLS           *rawMTLS          `toml:"mtls"`
+
+	PrivateKey        *string `toml:"private_key"`
+	SigningAlg        *string `toml:"signing_alg"`
+	KeyID             *string `toml:"key_id"`
+	ClientAssertion   *string `toml:"client_assertion"`
+	AssertionAudience *string `toml:"assertion_audience"`
+	Issuer            *string `toml:"issuer"`
 }
 
 type rawMTLS struct {
@@ -729,6 +738,9 @@ func (fp *fileParser) server(name string, r *rawServer) (*Server, error) {
 		}
 		s.OAuth = o
 	}
+	if err := fp.remoteOptions(base, r, s); err != nil {
+		return nil, err
+	}
 	if r.Inject != nil {
 		ip := key(base, "inject")
 		if r.Inject.EnvNames != nil {
@@ -802,12 +814,11 @@ func (fp *fileParser) oauth(base []string, r *rawOAuth) (*OAuth, error) {
 			return nil, err
 		}
 	}
-	if r.TokenURL == nil || *r.TokenURL == "" {
-		return nil, fp.errAt(key(base, "token_url"), `set token_url = "https://auth.example.com/oauth/token"`, "is required")
-	}
 	var err error
-	if o.TokenURL, err = fp.endpoint(key(base, "token_url"), *r.TokenURL, o); err != nil {
-		return nil, err
+	if r.TokenURL != nil && *r.TokenURL != "" { // else discovered, or an error in remoteOptions
+		if o.TokenURL, err = fp.endpoint(key(base, "token_url"), *r.TokenURL, o); err != nil {
+			return nil, err
+		}
 	}
 	if r.RevocationURL != nil {
 		if o.RevocationURL, err = fp.endpoint(key(base, "revocation_url"), *r.RevocationURL, o); err != nil {
@@ -832,10 +843,13 @@ func (fp *fileParser) oauth(base []string, r *rawOAuth) (*OAuth, error) {
 		o.Organization = *r.Organization
 	}
 	if r.AuthStyle != nil {
-		if err := fp.oneOf(key(base, "auth_style"), *r.AuthStyle, "basic", "post"); err != nil {
+		if err := fp.oneOf(key(base, "auth_style"), *r.AuthStyle, "basic", "post", AuthStylePrivateKeyJWT); err != nil {
 			return nil, err
 		}
 		o.AuthStyle = *r.AuthStyle
+	}
+	if err := fp.assertionOptions(base, r, o); err != nil {
+		return nil, err
 	}
 	if o.ExpiryBuffer, err = fp.duration(key(base, "expiry_buffer"), r.ExpiryBuffer, defaultExpiryBuffer, true); err != nil {
 		return nil, err

@@ -280,8 +280,22 @@ func (s *Server) References() []Use {
 		for _, k := range sortedKeys(o.ExtraParams) {
 			add(base+"oauth.extra_params."+k, o.ExtraParams[k], false)
 		}
+		if o.PrivateKey != "" {
+			add(base+"oauth.private_key", o.PrivateKey, false)
+		}
 	}
 	return out
+}
+
+// Resolve resolves one reference the way this server's references are
+// resolved (the secret store included): for values read at each use, such
+// as the private key of a client assertion.
+func (s *Server) Resolve(ctx context.Context, ref string) (secret.Value, error) {
+	r := &Resolver{}
+	if s.refs != nil && s.refs.resolver != nil {
+		r = s.refs.resolver
+	}
+	return r.Resolve(ctx, ref)
 }
 
 // SecretEnvNames lists the environment variables that the configuration reads

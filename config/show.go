@@ -82,6 +82,7 @@ func (c *Config) Redacted() *Config {
 				o.MTLS = &m
 			}
 			o.ClientSecret = redactSecretRef(o.ClientSecret)
+			o.PrivateKey = redactSecretRef(o.PrivateKey)
 			cp.OAuth = &o
 		}
 		out.Servers[n] = &cp
@@ -148,6 +149,8 @@ type showServer struct {
 	RemoteArgs      []string          `toml:"remote_args,omitempty"`
 	Header          string            `toml:"header,omitempty"`
 	HeaderValue     string            `toml:"header_value,omitempty"`
+	Transport       string            `toml:"transport,omitempty"`
+	TLS             string            `toml:"tls,omitempty"`
 	OAuth           *showOAuth        `toml:"oauth,omitempty"`
 	Inject          showInject        `toml:"inject"`
 }
@@ -156,7 +159,7 @@ type showOAuth struct {
 	Version        string            `toml:"version"`
 	ClientID       string            `toml:"client_id"`
 	ClientSecret   string            `toml:"client_secret,omitempty"`
-	TokenURL       string            `toml:"token_url"`
+	TokenURL       string            `toml:"token_url,omitempty"`
 	Scopes         []string          `toml:"scopes,omitempty"`
 	Audience       string            `toml:"audience,omitempty"`
 	Resource       []string          `toml:"resource,omitempty"`
@@ -171,6 +174,13 @@ type showOAuth struct {
 	Headers        map[string]string `toml:"headers,omitempty"`
 	CA             string            `toml:"ca,omitempty"`
 	MTLS           *showMTLS         `toml:"mtls,omitempty"`
+
+	PrivateKey        string `toml:"private_key,omitempty"`
+	SigningAlg        string `toml:"signing_alg,omitempty"`
+	KeyID             string `toml:"key_id,omitempty"`
+	ClientAssertion   string `toml:"client_assertion,omitempty"`
+	AssertionAudience string `toml:"assertion_audience,omitempty"`
+	Issuer            string `toml:"issuer,omitempty"`
 }
 
 type showMTLS struct {
@@ -281,6 +291,9 @@ func toShowServer(s *Server) *showServer {
 			ss.Header, ss.HeaderValue = s.Header, s.HeaderValue
 		}
 	}
+	if s.URL != "" {
+		ss.Transport, ss.TLS = s.Transport, s.TLS
+	}
 	if o := s.OAuth; o != nil {
 		so := &showOAuth{
 			Version: o.Version, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL,
@@ -292,6 +305,8 @@ func toShowServer(s *Server) *showServer {
 		if o.MTLS != nil {
 			so.MTLS = &showMTLS{Cert: o.MTLS.Cert, Key: o.MTLS.Key}
 		}
+		so.PrivateKey, so.SigningAlg, so.KeyID = o.PrivateKey, o.SigningAlg, o.KeyID
+		so.ClientAssertion, so.AssertionAudience, so.Issuer = o.ClientAssertion, o.AssertionAudience, o.Issuer
 		ss.OAuth = so
 	}
 	return ss

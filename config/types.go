@@ -84,6 +84,8 @@ type Server struct {
 	// HeaderSet: header_value was written in the file. A remote server
 	// without [oauth] sends it as a static header.
 	HeaderSet bool
+	Transport string // url servers: "mcp-remote" (default) | "native"
+	TLS       string // url servers: "system" (default) | "oauth" (the oauth table's ca and mtls)
 
 	OAuth  *OAuth // nil when no [servers.X.oauth]
 	Inject Inject
@@ -99,12 +101,12 @@ type OAuth struct {
 	Version        string // "2.0" | "2.1" (default "2.1")
 	ClientID       string
 	ClientSecret   string // unresolved reference (env:/file:/cmd:/secret:/literal); see Resolver
-	TokenURL       string
+	TokenURL       string // "" for a url server: discovered (see Server.DiscoversTokenURL)
 	Scopes         []string
 	Audience       string
 	Resource       []string
 	Organization   string
-	AuthStyle      string        // "basic" (default) | "post"
+	AuthStyle      string        // "basic" (default) | "post" | "private_key_jwt"
 	EnforceHTTPS   bool          // default true
 	ValidateScopes bool          // default true
 	ExpiryBuffer   time.Duration // default 5m
@@ -114,6 +116,14 @@ type OAuth struct {
 	Headers        map[string]string // values may be references
 	CA             string            // ~ expanded, relative resolved against the file's dir
 	MTLS           *MTLS             // nil if absent
+
+	// private_key_jwt (RFC 7523); see remote.go.
+	PrivateKey        string // unresolved reference to a PEM key; see ResolveSecret
+	SigningAlg        string // "ES256" | "RS256" | "PS256"; "" follows the key
+	KeyID             string
+	ClientAssertion   string // unresolved reference to an externally minted JWT; see ResolveAssertion
+	AssertionAudience string // "" (issuer) | "issuer" | "token_endpoint" | a URI
+	Issuer            string // the authorization server's issuer, pinned: discovery must find it; the default assertion aud
 }
 
 // MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.

@@ -562,6 +562,7 @@ type IssuerClient struct {
 	Scope                  string   `json:"scope,omitempty"`            // allowed scopes, space separated
 	GrantTypes             []string `json:"grant_types,omitempty"`      // default [client_credentials]
 	TLSClientAuthSubjectDN string   `json:"tls_client_auth_subject_dn,omitempty"`
+	JWKS                   any      `json:"jwks,omitempty"` // public keys of a private_key_jwt client: {"keys": [...]}
 }
 
 // IssuerOptions configures startIssuer.

@@ -18,6 +18,8 @@
 // clients.json is an array of oidc-provider client metadata, e.g.
 //   [{"client_id":"c","client_secret":"a+b%2Fc:d@e","grant_types":["client_credentials"],
 //     "token_endpoint_auth_method":"client_secret_basic","scope":"read write tools"}]
+// A private_key_jwt client (RFC 7523 client assertion) carries its public keys inline:
+//   {"client_id":"k","token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{...}]}}
 // (redirect_uris/response_types default to [] here.)
 //
 // Token endpoint behaviour:
@@ -38,7 +40,7 @@
 // --log: every request to the token, revocation and introspection endpoints is appended
 // (synchronously, before the response is sent) as one JSON line:
 //   {"ts":..., "endpoint":"token"|"revocation"|"introspection", "method", "status",
-//    "client_id", "auth":"basic"|"post"|"tls"|"none", "grant_type", "resource", "scope",
+//    "client_id", "auth":"basic"|"post"|"tls"|"private_key_jwt"|"none", "grant_type", "resource", "scope",
 //    "granted_scope", "error", "error_description", "mtls_cert":bool}
 // Tokens and secrets are never written to it.
 
@@ -143,6 +145,7 @@ const configuration = {
   clientAuthMethods: [
     'client_secret_basic',
     'client_secret_post',
+    'private_key_jwt',
     ...(mtls ? ['tls_client_auth'] : []),
   ],
   jwks: { keys: [signingJwk] },
@@ -221,6 +224,7 @@ provider.use(async (ctx, next) => {
     } catch { /* malformed header: leave client_id unknown */ }
   }
   else if (ctx.oidc?.client?.clientAuthMethod === 'tls_client_auth') auth = 'tls';
+  else if (params.client_assertion !== undefined) auth = 'private_key_jwt';
   else if (params.client_secret !== undefined) auth = 'post';
   const body = (ctx.body && typeof ctx.body === 'object') ? ctx.body : {};
   const entry = {

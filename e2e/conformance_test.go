@@ -1,0 +1,97 @@
+package e2e
+
+// The official MCP conformance suite (@modelcontextprotocol/conformance, pinned
+// in node/package.json) runs its client-credentials scenarios against
+// ccclient, a small Go client built on mcpwrap's auth package: discovery from
+// the server URL alone, a token with client_secret_basic or private_key_jwt,
+// then initialize, tools/list and tools/call over Streamable HTTP.
+//
+// The "mcpwrap-run" variants put mcpwrap in the chain: ccclient writes a
+// configuration with only url and the credentials, and drives `mcpwrap run`,
+// which discovers, fetches the token and launches the pinned mcp-remote with
+// it. Not covered yet: the same with transport = "native" (the lead's
+// transport; CCCLIENT_TRANSPORT=native selects it once it exists).
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConformanceClientCredentials(t *testing.T) {
+	bin := filepath.Join(binDir, "ccclient")
+	build := exec.Command(goTool(), "build", "-o", bin, "./e2e/ccclient")
+	build.Dir = moduleRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ccclient: %v\n%s", err, out)
+	}
+	suite := filepath.Join(nodeDir, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js")
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	remote, _ := json.Marshal(rmRemoteCommand())
+	for _, tc := range []struct {
+		scenario, check string
+		viaMcpwrap      bool
+	}{
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", false},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", false},
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", true},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", true},
+	} {
+		name := strings.TrimPrefix(tc.scenario, "auth/")
+		if tc.viaMcpwrap {
+			name += "/mcpwrap-run"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			outDir := t.TempDir()
+			cmd := exec.CommandContext(ctx, nodeBin, suite, "client", "--command", bin, "--scenario", tc.scenario,
+				"--timeout", "30000", "-o", outDir)
+			cmd.Dir = t.TempDir()
+			cmd.Env = os.Environ()
+			if tc.viaMcpwrap {
+				cmd.Env = append(cmd.Env, "CCCLIENT_MCPWRAP="+mcpwrapBin(t), "CCCLIENT_REMOTE_COMMAND="+string(remote))
+			}
+			out, err := cmd.CombinedOutput()
+			text := ansi.ReplaceAllString(string(out), "")
+			if err != nil {
+				t.Fatalf("conformance %s: %v\n%s", tc.scenario, err, truncate(text, 16384))
+			}
+			for _, want := range []*regexp.Regexp{
+				regexp.MustCompile(`\[prm-pathbased-requested\s*\] SUCCESS`),
+				regexp.MustCompile(`\[authorization-server-metadata\s*\] SUCCESS`),
+				regexp.MustCompile(`\[` + tc.check + `\s*\] SUCCESS`),
+				regexp.MustCompile(`\[valid-bearer-token\s*\] SUCCESS`),
+				regexp.MustCompile(`Passed: (\d+)/(\d+), 0 failed, 0 warnings`),
+				regexp.MustCompile(`OVERALL: PASSED`),
+			} {
+				if !want.MatchString(text) {
+					t.Errorf("conformance %s: output lacks %s\n%s", tc.scenario, want, truncate(text, 16384))
+				}
+			}
+			if strings.Contains(text, "FAILURE") {
+				t.Errorf("conformance %s reports a FAILURE\n%s", tc.scenario, truncate(text, 16384))
+			}
+			// The client's own account of the run (the suite keeps its stderr).
+			logs, _ := filepath.Glob(filepath.Join(outDir, "auth", "*", "stderr.txt"))
+			var stderr string
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				stderr += string(b)
+			}
+			want := "ccclient: tools/call test-tool answered"
+			if tc.viaMcpwrap {
+				want = "ccclient: the session ran through mcpwrap run"
+			}
+			if !strings.Contains(stderr, want) {
+				t.Errorf("client stderr (%d files) lacks %q:\n%s", len(logs), want, truncate(stderr, 8192))
+			}
+		})
+	}
+}
