@@ -150,6 +150,14 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		s.guard.TokenFingerprint = ts.fingerprint
 		s.OnRestart = func(reason string) { s.guard.Event(audit.EventChildRestart, reason) }
 	}
+	if srv.URL != "" && srv.Transport == config.TransportNative {
+		connect, err := e.nativeConnect(c, srv, s.tokens)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.Connect = connect
+	}
 	return s, nil
 }
 

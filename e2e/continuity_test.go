@@ -249,6 +249,69 @@ func TestContinuityRemoteOutlivesTokens(t *testing.T) {
 		loops, elapsed.Round(time.Millisecond), len(issued), len(callToks), len(inits), n)
 }
 
+// Issue 15: the same remote session with transport = "native": mcpwrap speaks
+// Streamable HTTP to the server itself and sets the token per request. Across
+// at least 4 token lifetimes every call succeeds, tools/call carries fresh
+// tokens, the upstream sees one initialize (no restart, no replayed
+// handshake), mcpwrap starts no process at all, and no token is refused.
+func TestContinuityNativeOutlivesTokens(t *testing.T) {
+	t.Parallel()
+	const clientID = "rm-cont-native"
+	iss, px := rmRemoteUpstream(t, clientID)
+	cfg := rmWriteConfig(t, rmServer{
+		Name: "remote", URL: px.URL,
+		ClientID: clientID, SecretFile: rmWriteSecret(t, rmSecret), TokenURL: iss.TokenURL, CA: iss.CAFile,
+		ExpiryBuffer: rmRemoteBuffer, Extra: []string{`transport = "native"`, `shutdown_grace = "1s"`},
+	})
+	sess := rmNewSession(t, cfg, "remote")
+	w := rmWatch(t, sess, 100*time.Millisecond)
+
+	loops := rmLoopFor(rmRemoteTTL)
+	steps := rmEchoLoop(loops, 0, ClientStep{})
+	start := time.Now()
+	spec := sess.spec(t, steps...)
+	spec.Timeout = 5 * time.Minute
+	run := runClientRaw(t, spec)
+	elapsed := time.Since(start)
+	w.finish()
+	rmCheckLoop(t, run, steps)
+
+	recs := px.all(t)
+	var refused []string
+	for _, r := range recs {
+		if r.Status == http.StatusUnauthorized {
+			refused = append(refused, fmt.Sprintf("%s %s %v -> %d %s (token %s)", r.Method, r.Path, r.RPC, r.Status, r.Reason, fingerprint(rmBearer(r.Auth))))
+		}
+	}
+	if len(refused) > 0 {
+		t.Errorf("the upstream refused %d requests (the token is refreshed before it expires):\n%s", len(refused), strings.Join(refused, "\n"))
+	}
+	callToks := map[string]bool{}
+	for _, r := range rmWithRPC(recs, "tools/call") {
+		callToks[rmBearer(r.Auth)] = true
+	}
+	const minTokens = 4
+	if len(callToks) < minTokens {
+		t.Errorf("tools/call carried %d distinct tokens over %s, want at least %d", len(callToks), elapsed.Round(time.Millisecond), minTokens)
+	}
+	if inits := rmWithRPC(recs, "initialize"); len(inits) != 1 {
+		t.Errorf("the upstream saw %d initialize requests, want exactly 1 (no restart, no replay)", len(inits))
+	}
+	if n := rmRestarts(run.Stderr, ""); n != 0 {
+		t.Errorf("mcpwrap logged %d restarts, want none", n)
+	}
+	samples, _ := w.result()
+	if kids := rmHistory(samples, func(p rmProc) bool { return !p.Wrapper }); len(kids) != 0 {
+		t.Errorf("the native transport started %d processes, want none: %v", len(kids), kids)
+	}
+	for tok := range callToks {
+		if strings.Contains(run.Stderr, tok) {
+			t.Errorf("token %s appears on stderr", fingerprint(tok))
+		}
+	}
+	t.Logf("%d calls over %s; %d tokens used for tools/call", loops, elapsed.Round(time.Millisecond), len(callToks))
+}
+
 // The same for a local server: server-everything over stdio with the token injected. get-env
 // shows OAUTH_ACCESS_TOKEN changing while the client's session goes on.
 func TestContinuityLocalOutlivesTokens(t *testing.T) {

@@ -39,24 +39,9 @@ func Argv(srv *config.Server, env []string, tok *Token, stateDir string) ([]stri
 	// A server without [oauth] sends header_value as a static header (a
 	// reference or a template over secret "NAME"), with the same rules.
 	if hasToken || (srv.OAuth == nil && srv.HeaderSet) {
-		header := srv.Header
-		if header == "" {
-			header = "Authorization"
-		}
-		tmpl := srv.HeaderValue
-		if tmpl == "" {
-			tmpl = "Bearer {{ .AccessToken }}"
-		}
-		res, err := srv.ResolveSecrets(context.Background())
+		header, val, err := Header(srv, tok)
 		if err != nil {
 			return nil, nil, err
-		}
-		val, err := config.RenderValue("servers."+srv.Name+".header_value", tmpl, templateData(tok), res)
-		if err != nil {
-			return nil, nil, err
-		}
-		if strings.TrimSpace(val) == "" {
-			return nil, nil, fmt.Errorf("%w for server %q", ErrEmptyHeader, srv.Name)
 		}
 		// No space around the colon: some clients split arguments on spaces.
 		argv = append(argv, "--header", header+":${"+AuthHeaderVar+"}")
@@ -65,6 +50,31 @@ func Argv(srv *config.Server, env []string, tok *Token, stateDir string) ([]stri
 	argv = append(argv, srv.RemoteArgs...)
 	env = setEnv(env, "MCP_REMOTE_CONFIG_DIR", filepath.Join(stateDir, "mcp-remote"))
 	return argv, env, nil
+}
+
+// Header is the credential header of a remote server for tok (nil for a
+// static header): its name and the rendered header_value, never empty.
+func Header(srv *config.Server, tok *Token) (name, value string, err error) {
+	name = srv.Header
+	if name == "" {
+		name = "Authorization"
+	}
+	tmpl := srv.HeaderValue
+	if tmpl == "" {
+		tmpl = "Bearer {{ .AccessToken }}"
+	}
+	res, err := srv.ResolveSecrets(context.Background())
+	if err != nil {
+		return "", "", err
+	}
+	val, err := config.RenderValue("servers."+srv.Name+".header_value", tmpl, templateData(tok), res)
+	if err != nil {
+		return "", "", err
+	}
+	if strings.TrimSpace(val) == "" {
+		return "", "", fmt.Errorf("%w for server %q", ErrEmptyHeader, srv.Name)
+	}
+	return name, val, nil
 }
 
 func remoteCommand(srv *config.Server) []string {

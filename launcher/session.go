@@ -43,6 +43,11 @@ type Session struct {
 	// Refused is told at once why the session cannot start (before Run waits for
 	// the client to leave), so the user sees it while the client is still open.
 	Refused func(error)
+	// Connect, when set, is the server's in-process upstream (the native
+	// HTTP transport of a url server): it is used instead of a child, takes
+	// its credentials per request from Tokens, and needs no restart when
+	// they rotate.
+	Connect func() (io.ReadWriteCloser, error)
 }
 
 // Block is a refusal decided before launch.
@@ -100,6 +105,19 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 				map[string]string{"reason": "token_unavailable"})
 		}
 		tok, refreshAt = t, at
+	}
+	if s.Connect != nil {
+		return Run(ctx, Options{
+			Connect:         s.Connect,
+			ShutdownGrace:   s.Server.ShutdownGrace,
+			MaxMessageBytes: int(s.Server.MaxMessageBytes),
+			Stdin:           s.Stdin,
+			Stdout:          s.Stdout,
+			Stderr:          s.Stderr,
+			Signals:         s.Signals,
+			Logger:          s.Logger,
+			Guard:           s.Guard,
+		})
 	}
 	argv, env, err := s.Prepare(tok)
 	if err != nil {
