@@ -324,7 +324,12 @@ func pathReason(err error) string {
 
 func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 	name := srv.Name
-	if srv.IsRemote() {
+	if srv.URL != "" && srv.Transport == config.TransportNative {
+		d.add(statusOK, "transport", name, fmt.Sprintf("native: mcpwrap speaks Streamable HTTP to %s itself (no Node.js, no mcp-remote), TLS trust %s", srv.URL, srv.TLS), "")
+	} else if srv.IsRemote() {
+		if srv.URL != "" {
+			d.add(statusOK, "transport", name, "mcp-remote (set servers."+name+`.transport = "native" to need no Node.js)`, "")
+		}
 		prog, key := srv.Command, "servers."+name+".command"
 		if srv.URL != "" && len(srv.RemoteCommand) > 0 {
 			prog, key = srv.RemoteCommand[0], "servers."+name+".remote_command"
