@@ -9,8 +9,8 @@ package e2e
 // The "mcpwrap-run" variants put mcpwrap in the chain: ccclient writes a
 // configuration with only url and the credentials, and drives `mcpwrap run`,
 // which discovers, fetches the token and launches the pinned mcp-remote with
-// it. Not covered yet: the same with transport = "native" (the lead's
-// transport; CCCLIENT_TRANSPORT=native selects it once it exists).
+// it, and the same with transport = "native" (mcpwrap speaks Streamable
+// HTTP itself; mcp-remote is made unavailable to prove it is not used).
 
 import (
 	"context"
@@ -37,15 +37,21 @@ func TestConformanceClientCredentials(t *testing.T) {
 	for _, tc := range []struct {
 		scenario, check string
 		viaMcpwrap      bool
+		native          bool
 	}{
-		{"auth/client-credentials-basic", "client-credentials-basic-auth", false},
-		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", false},
-		{"auth/client-credentials-basic", "client-credentials-basic-auth", true},
-		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", true},
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", false, false},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", false, false},
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", true, false},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", true, false},
+		{"auth/client-credentials-basic", "client-credentials-basic-auth", true, true},
+		{"auth/client-credentials-jwt", "client-credentials-jwt-verified", true, true},
 	} {
 		name := strings.TrimPrefix(tc.scenario, "auth/")
 		if tc.viaMcpwrap {
 			name += "/mcpwrap-run"
+		}
+		if tc.native {
+			name += "-native"
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -57,6 +63,10 @@ func TestConformanceClientCredentials(t *testing.T) {
 			cmd.Env = os.Environ()
 			if tc.viaMcpwrap {
 				cmd.Env = append(cmd.Env, "CCCLIENT_MCPWRAP="+mcpwrapBin(t), "CCCLIENT_REMOTE_COMMAND="+string(remote))
+			}
+			if tc.native {
+				// No mcp-remote at all: mcpwrap speaks HTTP to the suite's server.
+				cmd.Env = append(cmd.Env, "CCCLIENT_TRANSPORT=native", `CCCLIENT_REMOTE_COMMAND=["/nonexistent/mcp-remote"]`)
 			}
 			out, err := cmd.CombinedOutput()
 			text := ansi.ReplaceAllString(string(out), "")
