@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 // Issue 15 (authorization half): a url server with no token_url discovers its
