@@ -427,3 +427,51 @@ func TestServeConcurrentAndLimits(t *testing.T) {
 	}
 	e.verify()
 }
+
+// svConformanceRE is one line of the conformance suite's summary.
+var svConformanceRE = regexp.MustCompile(`(?m)^[✓✗] ([a-z0-9-]+): (\d+) passed, (\d+) failed$`)
+
+type svScore struct{ passed, failed int }
+
+// svConformance runs `conformance server --url url` (the pinned 0.1.13) and returns
+// the summary by scenario.
+func svConformance(t *testing.T, url string) (map[string]svScore, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(nodeDir, "node_modules", ".bin", "conformance"), "server", "--url", url, "-o", t.TempDir())
+	out, _ := cmd.CombinedOutput() // it exits non-zero when a scenario fails
+	got := map[string]svScore{}
+	for _, m := range svConformanceRE.FindAllStringSubmatch(string(out), -1) {
+		p, _ := strconv.Atoi(m[2])
+		f, _ := strconv.Atoi(m[3])
+		got[m[1]] = svScore{p, f}
+	}
+	if len(got) < 20 {
+		t.Fatalf("conformance against %s: no summary\n%s", url, truncate(string(out), 8000))
+	}
+	return got, string(out)
+}
+
+// The MCP conformance suite passes every scenario against serve in front of
+// server-everything (stdio) that it passes against server-everything's own
+// streamableHttp mode, and dns-rebinding-protection fully.
+func TestServeConformance(t *testing.T) {
+	direct := startServerEverythingHTTP(t, nil)
+	e := ipNew(t, ipServer("everything", ipEverything()...))
+	s := svStart(t, e)
+	want, _ := svConformance(t, direct.URL)
+	got, out := svConformance(t, s.URL+"/mcp")
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok || g.passed < w.passed || (w.failed == 0 && g.failed > 0) {
+			t.Errorf("scenario %s: serve %+v, server-everything's own HTTP %+v", name, g, w)
+		}
+	}
+	if d := got["dns-rebinding-protection"]; d.passed == 0 || d.failed != 0 {
+		t.Errorf("dns-rebinding-protection through serve: %+v", d)
+	}
+	if t.Failed() {
+		t.Logf("conformance output (serve):\n%s", truncate(out, 8000))
+	}
+}
