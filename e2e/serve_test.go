@@ -475,3 +475,45 @@ func TestServeConformance(t *testing.T) {
 		t.Logf("conformance output (serve):\n%s", truncate(out, 8000))
 	}
 }
+
+// Revocation takes effect on the next request of an open session; a suspended
+// principal is refused before its session's child starts.
+func TestServeRevocationAndSuspension(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "started")
+	e := ipNew(t, svConfig("[principals.bob]\n", marker))
+	tok, tokID := e.createToken("local-codex", "--type", "http")
+	bob, _ := e.createToken("bob", "--type", "http")
+	e.cli("principals", "suspend", "bob", "--reason", "test")
+	s := svStart(t, e)
+	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`
+
+	r := svPost(t, s.URL+"/mcp", map[string]string{"Authorization": "Bearer " + bob}, init)
+	if r.Code != 403 || !strings.Contains(r.Body, "suspended") {
+		t.Errorf("suspended principal's initialize: %d %s", r.Code, r.Body)
+	}
+	r = svPost(t, s.URL+"/mcp", map[string]string{"Authorization": "Bearer " + bob}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}`)
+	if r.Code != 403 || !strings.Contains(r.Body, "suspended") {
+		t.Errorf("suspended principal's session-less call: %d %s", r.Code, r.Body)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a child was started for a suspended principal")
+	}
+
+	auth := map[string]string{"Authorization": "Bearer " + tok}
+	r = svPost(t, s.URL+"/mcp", auth, init)
+	sid := r.Header.Get("Mcp-Session-Id")
+	if r.Code != 200 || sid == "" {
+		t.Fatalf("initialize: %d %s", r.Code, r.Body)
+	}
+	auth["Mcp-Session-Id"] = sid
+	call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"before"}}}`
+	if r := svPost(t, s.URL+"/mcp", auth, call); r.Code != 200 || !strings.Contains(r.Body, "Echo: before") {
+		t.Fatalf("call before revocation: %d %s", r.Code, r.Body)
+	}
+	e.cli("tokens", "revoke", "--principal", "local-codex", "--token", tokID)
+	r = svPost(t, s.URL+"/mcp", auth, strings.Replace(call, `"id":2`, `"id":3`, 1))
+	if r.Code != 401 || r.Header.Get("WWW-Authenticate") == "" || !strings.Contains(r.Body, "token_revoked") {
+		t.Errorf("call after revocation: %d %s", r.Code, r.Body)
+	}
+}
