@@ -231,7 +231,17 @@ func TestServeSessionlessCall(t *testing.T) {
 	if r := svPost(t, s.URL+"/mcp", map[string]string{"Authorization": "Bearer " + tok, "Origin": "https://attacker.example"}, `{}`); r.Code != 403 {
 		t.Errorf("foreign Origin: %d %s", r.Code, r.Body)
 	}
+	// The warm shared child ends with serve (SIGTERM, clean exit).
+	kids := s.children(t)
+	if len(kids) != 1 {
+		t.Errorf("children of serve after session-less calls: %v, want the one shared child", kids)
+	}
 	s.stop(t)
+	for _, pid := range kids {
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			t.Errorf("shared child %s still running after serve exited", pid)
+		}
+	}
 
 	entries, _ := e.audit()
 	var call *ipAuditEntry

@@ -155,6 +155,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -225,6 +228,9 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		s.delete(w, r, server, id)
 	}
 }
+
+// bodyTimeout bounds how long a client may take to send a request body.
+const bodyTimeout = 60 * time.Second
 
 var versionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
@@ -330,7 +336,12 @@ func newID() string {
 // post handles one POSTed message.
 func (s *Server) post(w http.ResponseWriter, r *http.Request, server string, id *identity.Identity) {
 	max := s.o.Backend.MaxMessageBytes(server)
+	// The body must arrive within bodyTimeout; the answer may take as long as
+	// the server needs.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(max)))
+	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

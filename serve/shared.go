@@ -27,6 +27,9 @@ type sharedChild struct {
 	done   chan struct{} // closed when the child's session has ended
 	ready  chan struct{} // closed when initialize was answered
 	initOK bool
+	// initErr is the error message of a refused initialize (a token that
+	// could not be had, say).
+	initErr string
 	once   sync.Once
 
 	n     atomic.Uint64
@@ -85,6 +88,16 @@ func (s *Server) sharedFor(ctx context.Context, server string) (*sharedChild, er
 	select {
 	case <-sc.ready:
 		if !sc.initOK {
+			// Not kept: the next request starts over (a token may be had by then).
+			sc.end()
+			s.mu.Lock()
+			if s.shared[server] == sc {
+				delete(s.shared, server)
+			}
+			s.mu.Unlock()
+			if sc.initErr != "" {
+				return nil, errors.New(sc.initErr)
+			}
 			return nil, fmt.Errorf("server %q refused mcpwrap's initialize", server)
 		}
 		return sc, nil
@@ -125,6 +138,9 @@ func (sc *sharedChild) Write(line []byte) error {
 		if k == sharedInitID {
 			sc.once.Do(func() {
 				sc.initOK = m.Result != nil
+				if m.Error != nil {
+					sc.initErr, _ = jsonrpc.String(jsonrpc.Member(m.Error, "message"))
+				}
 				close(sc.ready)
 			})
 			if m.Result != nil {
