@@ -30,7 +30,7 @@ type sharedChild struct {
 	// initErr is the error message of a refused initialize (a token that
 	// could not be had, say).
 	initErr string
-	once   sync.Once
+	once    sync.Once
 
 	n     atomic.Uint64
 	mu    sync.Mutex
