@@ -31,6 +31,8 @@ type sharedChild struct {
 	// could not be had, say).
 	initErr string
 	once    sync.Once
+	// quitOnce closes quit.
+	quitOnce sync.Once
 
 	n     atomic.Uint64
 	mu    sync.Mutex
@@ -219,13 +221,7 @@ func (sc *sharedChild) lookup(k string) *sharedCall {
 	return sc.calls[k]
 }
 
-func (sc *sharedChild) end() {
-	select {
-	case <-sc.quit:
-	default:
-		close(sc.quit)
-	}
-}
+func (sc *sharedChild) end() { sc.quitOnce.Do(func() { close(sc.quit) }) }
 
 // dispatch is the launcher.Guard of a shared child: each request is judged,
 // rewritten and audited by its caller's own guard, under the caller's id;
