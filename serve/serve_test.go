@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/guard"
 	"github.com/mcpwrap/mcpwrap/identity"
+	"github.com/mcpwrap/mcpwrap/inject"
 	"github.com/mcpwrap/mcpwrap/launcher"
 	"github.com/mcpwrap/mcpwrap/policy"
 	"github.com/mcpwrap/mcpwrap/store"
@@ -53,8 +55,19 @@ type backend struct {
 	engine *policy.Engine
 	dep    config.Deployment
 
+	// tokenErr: the server's token cannot be had (every session is refused
+	// by the launcher before a child starts).
+	tokenErr error
+
 	mu       sync.Mutex
 	children int // sessions that ran a child
+}
+
+// failedTokens is a token endpoint that is down.
+type failedTokens struct{ err error }
+
+func (f failedTokens) Token(context.Context, bool) (*inject.Token, time.Time, error) {
+	return nil, time.Time{}, f.err
 }
 
 func newBackend(t *testing.T, dep config.Deployment, principals map[string]*config.Principal) *backend {
@@ -96,6 +109,10 @@ func (s *testSession) Run(ctx context.Context, f launcher.Front, g launcher.Guar
 	s.b.mu.Unlock()
 	if g == nil {
 		g = s.g
+	}
+	if s.b.tokenErr != nil {
+		ls := &launcher.Session{Server: &config.Server{Name: s.g.Server}, Tokens: failedTokens{s.b.tokenErr}, Front: f, Guard: g, Logger: quiet}
+		return ls.Run(ctx)
 	}
 	return launcher.Run(ctx, launcher.Options{Argv: []string{helperBin}, Env: os.Environ(), Front: f, Guard: g,
 		Stderr: io.Discard, ShutdownGrace: time.Second, Logger: quiet})
@@ -320,5 +337,30 @@ func TestSessionOwnerAndIdle(t *testing.T) {
 	}
 	if n := h.Open()["ev"]; n != 0 {
 		t.Fatalf("idle session not reaped: %d open", n)
+	}
+}
+
+// Without a token for the server, a session's initialize is answered with the
+// launcher's refusal through the HTTP front, and a session-less request says
+// why; the next one tries again.
+func TestTokenUnavailable(t *testing.T) {
+	b := newBackend(t, local, nil)
+	b.tokenErr = errors.New("token endpoint down")
+	_, ts := start(t, b, Options{})
+	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}`
+	resp, body := do(t, "POST", ts.URL+"/mcp", nil, init)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"code":-32041`) || !strings.Contains(body, "token endpoint down") {
+		t.Errorf("initialize without a token: %d %s", resp.StatusCode, body)
+	}
+	for i := range 2 {
+		resp, body = do(t, "POST", ts.URL+"/mcp", nil, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+		if resp.StatusCode != 502 || !strings.Contains(body, "token endpoint down") {
+			t.Errorf("session-less request %d without a token: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.children != 3 {
+		t.Errorf("sessions run: %d, want 3 (one stateful, a shared child tried twice)", b.children)
 	}
 }
