@@ -527,3 +527,61 @@ func TestServeRevocationAndSuspension(t *testing.T) {
 		t.Errorf("call after revocation: %d %s", r.Code, r.Body)
 	}
 }
+
+// Token injection and continuity behave as in run: a stateful HTTP session and the
+// shared child both outlive tokens that live rmTTL, each call answered, the server
+// seeing fresh tokens.
+func TestServeOutlivesTokens(t *testing.T) {
+	const clientID = "sv-cont"
+	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{rmIssuerClient(clientID)}, TTL: rmTTL})
+	cfg := rmWriteConfig(t, rmServer{
+		Name: "local", Argv: serverEverythingArgv(),
+		ClientID: clientID, SecretFile: rmWriteSecret(t, rmSecret), TokenURL: iss.TokenURL, CA: iss.CAFile,
+		ExpiryBuffer: "1s", Extra: []string{`shutdown_grace = "1s"`},
+	})
+	dir := t.TempDir()
+	e := &ipEnv{t: t, Dir: dir, StateDir: filepath.Join(dir, "state"), Config: cfg}
+	s := svStart(t, e)
+	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}`
+	r := svPost(t, s.URL+"/mcp", nil, init)
+	sid := r.Header.Get("Mcp-Session-Id")
+	if r.Code != 200 || sid == "" {
+		t.Fatalf("initialize: %d %s\n%s", r.Code, r.Body, s.stderr.String())
+	}
+	session := map[string]string{"Mcp-Session-Id": sid}
+	tokenOf := func(body string) string {
+		var ans struct {
+			Result struct{ Content []struct{ Text string } } `json:"result"`
+		}
+		if json.Unmarshal([]byte(body), &ans) != nil || len(ans.Result.Content) == 0 {
+			return ""
+		}
+		var env map[string]string
+		_ = json.Unmarshal([]byte(ans.Result.Content[0].Text), &env)
+		return env["OAUTH_ACCESS_TOKEN"]
+	}
+	seen := map[string]map[string]bool{"session": {}, "session-less": {}}
+	deadline := time.Now().Add(3 * rmTTL)
+	for i := 0; time.Now().Before(deadline); i++ {
+		call := `{"jsonrpc":"2.0","id":` + strconv.Itoa(i+1) + `,"method":"tools/call","params":{"name":"get-env","arguments":{}}}`
+		for name, h := range map[string]map[string]string{"session": session, "session-less": nil} {
+			r := svPost(t, s.URL+"/mcp", h, call)
+			tok := tokenOf(r.Body)
+			if r.Code != 200 || tok == "" {
+				t.Fatalf("%s call %d: %d %s", name, i, r.Code, truncate(r.Body, 500))
+			}
+			seen[name][tok] = true
+		}
+		time.Sleep(rmPause)
+	}
+	for name, toks := range seen {
+		if len(toks) < 2 {
+			t.Errorf("%s: the server saw %d distinct tokens over %s of %s tokens", name, len(toks), 3*rmTTL, rmTTL)
+		}
+		for tok := range toks {
+			if strings.Contains(s.stderr.String(), tok) {
+				t.Errorf("a token appears on serve's stderr")
+			}
+		}
+	}
+}
