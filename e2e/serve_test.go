@@ -89,10 +89,28 @@ func (s *svServe) stop(t *testing.T) {
 	}
 }
 
-// children returns the pids whose parent is the serve process.
+// children returns the pids whose parent is the serve process (from /proc, so
+// that the tests need no procps).
 func (s *svServe) children(t *testing.T) []string {
-	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(s.cmd.Process.Pid)).Output()
-	return strings.Fields(string(out))
+	parent := strconv.Itoa(s.cmd.Process.Pid)
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var kids []string
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == parent && f[0] != "Z" {
+			kids = append(kids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return kids
 }
 
 type svResp struct {
@@ -231,6 +249,22 @@ func TestServeSessionlessCall(t *testing.T) {
 	if r := svPost(t, s.URL+"/mcp", map[string]string{"Authorization": "Bearer " + tok, "Origin": "https://attacker.example"}, `{}`); r.Code != 403 {
 		t.Errorf("foreign Origin: %d %s", r.Code, r.Body)
 	}
+	// Concurrent session-less callers, all with id 1, each get their own answer.
+	var wg sync.WaitGroup
+	for c := 0; c < 20; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				msg := "c" + strconv.Itoa(c) + "-" + strconv.Itoa(i)
+				r := svPost(t, s.URL+"/mcp", auth, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"`+msg+`"}}}`)
+				if r.Code != 200 || !strings.Contains(r.Body, `"text":"Echo: `+msg+`"`) || !strings.Contains(r.Body, `"id":1`) {
+					t.Errorf("concurrent session-less call %s: %d %s", msg, r.Code, r.Body)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	// The warm shared child ends with serve (SIGTERM, clean exit).
 	kids := s.children(t)
 	if len(kids) != 1 {
