@@ -78,7 +78,7 @@ func (s *Server) sharedFor(ctx context.Context, server string) (*sharedChild, er
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			_, err := sess.Run(s.ctx, sc, &dispatch{sc: sc})
+			_, err := sess.Run(s.ctx, sc, &dispatch{sc: sc, sys: sess.Guard()})
 			if err != nil {
 				s.log.Warn("shared child ended", "server", server, "err", err)
 			}
@@ -225,8 +225,29 @@ func (sc *sharedChild) end() { sc.quitOnce.Do(func() { close(sc.quit) }) }
 
 // dispatch is the launcher.Guard of a shared child: each request is judged,
 // rewritten and audited by its caller's own guard, under the caller's id;
-// mcpwrap's own handshake passes through.
-type dispatch struct{ sc *sharedChild }
+// mcpwrap's own handshake passes through. What the server sends is masked by
+// the shared child's own guard (sys), which knows the secrets and tokens
+// injected into it, when that guard masks (see outboundMasker).
+type dispatch struct {
+	sc  *sharedChild
+	sys launcher.Guard
+}
+
+// outboundMasker is a guard that masks what the server sends.
+type outboundMasker interface {
+	Outbound(raw []byte, m *jsonrpc.Message) []byte
+}
+
+func (d *dispatch) mask(raw []byte, m *jsonrpc.Message) []byte {
+	if o, ok := d.sys.(outboundMasker); ok {
+		return o.Outbound(raw, m)
+	}
+	return raw
+}
+
+// Outbound masks a message of the server's own (the caller's guards never
+// see it: session-less callers get no server messages).
+func (d *dispatch) Outbound(raw []byte, m *jsonrpc.Message) []byte { return d.mask(raw, m) }
 
 type dispatchTag struct {
 	c   *sharedCall
@@ -272,7 +293,7 @@ func (d *dispatch) Response(raw []byte, m *jsonrpc.Message, p *launcher.Pending)
 	if !ok {
 		return raw
 	}
-	return dt.c.g.Response(raw, m, inner(p, dt))
+	return d.mask(dt.c.g.Response(raw, m, inner(p, dt)), m)
 }
 
 func (d *dispatch) Finish(p *launcher.Pending, out launcher.Outcome) {
