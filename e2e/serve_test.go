@@ -32,7 +32,7 @@ type svServe struct {
 	exited chan error
 }
 
-var svServingRE = regexp.MustCompile(`serving \d+ server\(s\) at (http://[0-9.:]+)/`)
+var svServingRE = regexp.MustCompile(`serving \d+ server\(s\) at (https?://[0-9.:\[\]]+)/`)
 
 // svStart runs `mcpwrap --config CFG serve --listen 127.0.0.1:0 args...` and waits for
 // the line that says where it listens. It is stopped with SIGTERM at the end of the test.
@@ -639,5 +639,32 @@ func TestServeOutlivesTokens(t *testing.T) {
 	restarts, _ := e.audit("--event", "child_restart")
 	if len(restarts) < 2 {
 		t.Errorf("child_restart audit events: %d, want the children replaced for fresh tokens", len(restarts))
+	}
+}
+
+// A non-loopback address needs TLS or --insecure; with tls_cert/tls_key serve
+// speaks HTTPS.
+func TestServeTLSAndListen(t *testing.T) {
+	pki := newTestPKI(t)
+	e := ipNew(t, svConfig("", ""))
+	r := e.run(nil, nil, "serve", "--listen", "0.0.0.0:0")
+	if r.Code != 64 || !strings.Contains(r.Stderr, "not a loopback address") || !strings.Contains(r.Stderr, "--insecure") {
+		t.Fatalf("non-loopback without TLS: %s", r)
+	}
+	tlsCfg := "[serve]\ntls_cert = " + ipQ(pki.ServerCertFile) + "\ntls_key = " + ipQ(pki.ServerKeyFile) + "\n"
+	e = ipNew(t, svConfig(tlsCfg, ""))
+	s := svStart(t, e)
+	if !strings.HasPrefix(s.URL, "https://") {
+		t.Fatalf("serve with TLS listens at %s", s.URL)
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.tlsConfig(t, false)}, Timeout: 60 * time.Second}
+	resp, err := c.Post(s.URL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"tls"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Echo: tls") {
+		t.Fatalf("call over TLS: %d %s", resp.StatusCode, b)
 	}
 }
