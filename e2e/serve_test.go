@@ -525,7 +525,7 @@ func TestServeConformance(t *testing.T) {
 func TestServeRevocationAndSuspension(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "started")
-	e := ipNew(t, svConfig("[principals.bob]\n", marker))
+	e := ipNew(t, svConfig("[principals.bob]\n[principals.carol]\ntools = { allow = [\"echo\"] }\n", marker))
 	tok, tokID := e.createToken("local-codex", "--type", "http")
 	bob, _ := e.createToken("bob", "--type", "http")
 	e.cli("principals", "suspend", "bob", "--reason", "test")
@@ -559,6 +559,22 @@ func TestServeRevocationAndSuspension(t *testing.T) {
 	r = svPost(t, s.URL+"/mcp", auth, strings.Replace(call, `"id":2`, `"id":3`, 1))
 	if r.Code != 401 || r.Header.Get("WWW-Authenticate") == "" || !strings.Contains(r.Body, "token_revoked") {
 		t.Errorf("call after revocation: %d %s", r.Code, r.Body)
+	}
+
+	// Suspension while a session is open: its requests are refused by the guard
+	// within a second.
+	carol, _ := e.createToken("carol", "--type", "http")
+	ca := map[string]string{"Authorization": "Bearer " + carol}
+	r = svPost(t, s.URL+"/mcp", ca, init)
+	ca["Mcp-Session-Id"] = r.Header.Get("Mcp-Session-Id")
+	if r := svPost(t, s.URL+"/mcp", ca, call); r.Code != 200 || !strings.Contains(r.Body, "Echo: before") {
+		t.Fatalf("carol's call: %d %s", r.Code, r.Body)
+	}
+	e.cli("principals", "suspend", "carol")
+	time.Sleep(1100 * time.Millisecond) // DESIGN.md §4: within one second
+	r = svPost(t, s.URL+"/mcp", ca, strings.Replace(call, `"id":2`, `"id":4`, 1))
+	if r.Code != 200 || !strings.Contains(r.Body, `"code":-32043`) || !strings.Contains(r.Body, "suspended") {
+		t.Errorf("call of a principal suspended during its session: %d %s", r.Code, r.Body)
 	}
 }
 
