@@ -122,6 +122,7 @@ func newApp(e *env) *cli.App {
 func commands(e *env) []*cli.Command {
 	return []*cli.Command{
 		runCommand(e),
+		serveCommand(e),
 		toolsCommand(e),
 		callCommand(e),
 		serversCommand(e),

@@ -78,7 +78,11 @@ func tokensCommand(e *env) *cli.Command {
 						fmt.Fprintf(e.io.Stdout, "expires:   %s\n", expires.Local().Format(time.RFC3339))
 					}
 					fmt.Fprintf(e.io.Stdout, "token:     %s\n", raw.Reveal())
-					fmt.Fprintln(e.io.Stdout, "This is the only time the token is shown. Set it as MCPWRAP_TOKEN in the client's server entry.")
+					if typ == store.TokenTypeHTTP {
+						fmt.Fprintln(e.io.Stdout, "This is the only time the token is shown. Send it as `Authorization: Bearer <token>` to mcpwrap serve.")
+					} else {
+						fmt.Fprintln(e.io.Stdout, "This is the only time the token is shown. Set it as MCPWRAP_TOKEN in the client's server entry.")
+					}
 					return nil
 				},
 			},

@@ -40,6 +40,9 @@ type session struct {
 	skipWarned bool
 	stderr     io.WriteCloser // the server's relayed stderr, masked
 	live       *sessionHandle // the record `mcpwrap sessions` reads; nil when it could not be written
+	// shared: the audit writer and the policy engine are not the session's
+	// own (serve); close leaves them open.
+	shared bool
 }
 
 // session builds the launcher session for a configured server: identity,
@@ -61,40 +64,87 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Rate limits hold per principal and server across every launcher.
+	engine := policy.New(cfg.Deployment, cfg.Principals, nil)
+	engine.ShareRates(st)
+	aw := audit.NewWriter(st, audit.WithLogger(e.log), audit.WithRetention(cfg.Audit.Retention))
+	sp := sessionSpec{cfg: cfg, srv: srv, dir: dir, st: st, engine: engine, audit: aw,
+		surface: "stdio", refusalActor: os.Getenv(identity.EnvReportedActor)}
+	id, err := identity.Resolve(os.Getenv, cfg.Deployment, st, time.Now())
+	switch {
+	case errors.As(err, &sp.refusal):
+	case err != nil:
+		_ = aw.Close()
+		_ = engine.Release()
+		return nil, withCode(ExitInternal, err)
+	}
+	sp.id = id
+	return e.newSession(c, sp)
+}
+
+// sessionSpec is what a session is built from: the configuration, the store,
+// policy engine and audit writer (one per `run`; shared by every session of a
+// `serve`), and the identity resolved by the caller's surface.
+type sessionSpec struct {
+	cfg    *config.Config
+	srv    *config.Server
+	dir    string
+	st     *store.Store
+	engine *policy.Engine
+	audit  *audit.Writer
+	// id is the resolved identity; when refusal is set instead, the session
+	// is blocked (refusalActor is then the reported actor recorded).
+	id           *identity.Identity
+	refusal      *identity.Refusal
+	refusalActor string
+	// surface is "stdio" or "http"; remoteAddr and httpSession are the HTTP
+	// peer and session id, for the audit log.
+	surface, remoteAddr, httpSession string
+	// shared: the audit writer and engine belong to the caller, who closes
+	// them; close only stores the session's counters.
+	shared bool
+	// noChild: the session only judges requests (no token source is made).
+	noChild bool
+	// system: the session belongs to mcpwrap itself (a shared child of
+	// serve), without an identity of its own.
+	system bool
+}
+
+// newSession builds a session from sp: the guard, the identity check (fail
+// closed), admission and the token source.
+func (e *env) newSession(c *cli.Context, sp sessionSpec) (*session, error) {
 	s := &session{
 		Session: &launcher.Session{
-			Server:   srv,
-			StateDir: dir,
+			Server:   sp.srv,
+			StateDir: sp.dir,
 			Environ:  os.Environ(),
 			Stderr:   e.io.Stderr, // masked once the guard exists (below)
 			Signals:  e.io.Signals,
 			Logger:   e.log,
 		},
-		st:  st,
-		log: e.log,
+		st:     sp.st,
+		log:    e.log,
+		audit:  sp.audit,
+		shared: sp.shared,
 	}
-	// Rate limits hold per principal and server across every launcher.
-	engine := policy.New(cfg.Deployment, cfg.Principals, nil)
-	engine.ShareRates(st)
-	s.audit = audit.NewWriter(st, audit.WithLogger(e.log), audit.WithRetention(cfg.Audit.Retention))
 	s.guard = &guard.Guard{
-		Session:  newSessionID(),
-		Server:   srv.Name,
-		Engine:   engine,
-		Tokens:   st,
-		Audit:    s.audit,
-		ArgsMode: cfg.Audit.Arguments,
-		MaxArgs:  cfg.Audit.MaxArgumentBytes,
-		Logger:   e.log,
+		Session:     newSessionID(),
+		Server:      sp.srv.Name,
+		Engine:      sp.engine,
+		Tokens:      sp.st,
+		Audit:       sp.audit,
+		ArgsMode:    sp.cfg.Audit.Arguments,
+		MaxArgs:     sp.cfg.Audit.MaxArgumentBytes,
+		Logger:      e.log,
+		Surface:     sp.surface,
+		RemoteAddr:  sp.remoteAddr,
+		HTTPSession: sp.httpSession,
 	}
 	s.Guard = s.guard
 	s.stderr = s.guard.StderrWriter(e.io.Stderr)
 	s.Session.Stderr = s.stderr
 
-	id, err := identity.Resolve(os.Getenv, cfg.Deployment, st, time.Now())
-	var refusal *identity.Refusal
-	switch {
-	case errors.As(err, &refusal):
+	if refusal := sp.refusal; refusal != nil {
 		s.Blocked = &launcher.Block{
 			Err:     withCode(ExitRefused, refusal, refusal.Hint()),
 			Code:    refusal.Code,
@@ -102,35 +152,39 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 			Data:    map[string]string{"reason": refusal.Reason},
 			Reason:  refusal.Reason,
 		}
-		s.guard.Identity = &identity.Identity{Principal: refusal.Principal, ReportedActor: os.Getenv(identity.EnvReportedActor)}
+		s.guard.Identity = &identity.Identity{Principal: refusal.Principal, ReportedActor: sp.refusalActor}
 		s.guard.Event(audit.EventAuthFailure, refusal.Reason)
 		return s, nil
-	case err != nil:
-		s.close()
-		return nil, withCode(ExitInternal, err)
 	}
-	s.guard.Identity = id
-	s.guard.Observe = cfg.ModeOf(id.Principal) == config.ModeObserve
-	// Suspension and the server ACL are settled before any token is fetched or
-	// child started: a session that could only be refused is refused now.
-	if b := admit(s.guard, id, st); b != nil {
-		s.Blocked = b
-		s.guard.Event(audit.EventAuthFailure, b.Reason)
-		return s, nil
+	id := sp.id
+	if !sp.system {
+		s.guard.Identity = id
+		s.guard.Observe = sp.cfg.ModeOf(id.Principal) == config.ModeObserve
+		// Suspension and the server ACL are settled before any token is fetched or
+		// child started: a session that could only be refused is refused now.
+		if b := admit(s.guard, id, sp.st); b != nil {
+			s.Blocked = b
+			s.guard.Event(audit.EventAuthFailure, b.Reason)
+			return s, nil
+		}
 	}
 	// Only this server's secret references are resolved, and before any
 	// token is fetched: one that cannot be keeps the session on the stream,
-	// answering why (exit 78 at EOF).
-	if err := resolveForLaunch(c.Context, srv); err != nil {
-		s.close()
-		return nil, withCode(ExitConfig, err)
+	// answering why (exit 78 at EOF). A session without a child of its own
+	// (a session-less request of serve) has nothing to resolve or mask: the
+	// shared child's session does both.
+	if !sp.noChild {
+		if err := resolveForLaunch(c.Context, sp.srv); err != nil {
+			s.close()
+			return nil, withCode(ExitConfig, err)
+		}
+		if err := s.maskFor(c.Context, sp.srv, nil); err != nil {
+			s.close()
+			return nil, withCode(ExitConfig, err)
+		}
 	}
-	if err := s.maskFor(c.Context, srv, nil); err != nil {
-		s.close()
-		return nil, withCode(ExitConfig, err)
-	}
-	if srv.OAuth != nil {
-		src, err := e.oauthSource(c, srv, &sessionCache{Store: st, counters: s.guard})
+	if sp.srv.OAuth != nil && !sp.noChild {
+		src, err := e.oauthSource(c, sp.srv, &sessionCache{Store: sp.st, counters: s.guard})
 		if err != nil {
 			s.close()
 			return nil, err
@@ -140,18 +194,18 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		ts.onToken = func(tok *inject.Token) {
 			// A new token: mask it from now on (and the one before it, which
 			// a retiring server may still print), in the stream and the logs.
-			if err := s.maskFor(ctx, srv, tok); err != nil {
+			if err := s.maskFor(ctx, sp.srv, tok); err != nil {
 				s.log.Warn("masking: " + err.Error())
 			}
-			e.maskLogsFor(ctx, srv, tok)
+			e.maskLogsFor(ctx, sp.srv, tok)
 		}
 		s.tokens = ts
 		s.Tokens = ts
 		s.guard.TokenFingerprint = ts.fingerprint
 		s.OnRestart = func(reason string) { s.guard.Event(audit.EventChildRestart, reason) }
 	}
-	if srv.URL != "" && srv.Transport == config.TransportNative {
-		connect, err := e.nativeConnect(c, srv, s.tokens)
+	if sp.srv.URL != "" && sp.srv.Transport == config.TransportNative && !sp.noChild {
+		connect, err := e.nativeConnect(c, sp.srv, s.tokens)
 		if err != nil {
 			s.close()
 			return nil, err
@@ -238,14 +292,19 @@ func (s *session) run(ctx context.Context) (int, error) {
 // close flushes the audit log and stores the session's counters. It runs on
 // every exit path of run, tools and call.
 func (s *session) close() {
+	if s.shared {
+		s.audit = nil
+	}
 	if s.audit != nil {
 		if err := s.audit.Close(); err != nil {
 			s.log.Warn("audit: " + err.Error())
 		}
 		s.audit = nil
 	}
-	if err := s.guard.Engine.Release(); err != nil {
-		s.log.Warn("rate limit: " + err.Error())
+	if !s.shared {
+		if err := s.guard.Engine.Release(); err != nil {
+			s.log.Warn("rate limit: " + err.Error())
+		}
 	}
 	if s.stopFlush != nil {
 		close(s.stopFlush)

@@ -84,8 +84,14 @@ type Entry struct {
 	BytesIn          int64           `json:"bytes_in,omitempty"`
 	BytesOut         int64           `json:"bytes_out,omitempty"`
 	TokenFingerprint string          `json:"token_fingerprint,omitempty"`
-	PrevHash         string          `json:"prev_hash"`
-	Hash             string          `json:"hash"`
+	// Surface is the client side of the session ("stdio" or "http");
+	// RemoteAddr and HTTPSession are the HTTP peer and Mcp-Session-Id. Entries
+	// written before they existed leave them out, as every empty field.
+	Surface     string `json:"surface,omitempty"`
+	RemoteAddr  string `json:"remote_addr,omitempty"`
+	HTTPSession string `json:"http_session,omitempty"`
+	PrevHash    string `json:"prev_hash"`
+	Hash        string `json:"hash"`
 }
 
 // Millis converts a duration to DurationMS (milliseconds, rounded to the
@@ -170,7 +176,7 @@ func normalize(e *Entry) {
 	e.Seq, e.PrevHash, e.Hash = 0, "", ""
 	for _, f := range []*string{&e.Session, &e.Server, &e.Event, &e.Method, &e.Tool, &e.RequestID,
 		&e.Principal, &e.AuthMethod, &e.TrustLevel, &e.ReportedActor, &e.Client, &e.Decision,
-		&e.Reason, &e.Outcome, &e.ArgsSHA256, &e.TokenFingerprint} {
+		&e.Reason, &e.Outcome, &e.ArgsSHA256, &e.TokenFingerprint, &e.Surface, &e.RemoteAddr, &e.HTTPSession} {
 		*f = validUTF8(*f)
 	}
 }

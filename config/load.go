@@ -35,6 +35,7 @@ func Load(opts LoadOptions) (*Config, []Warning, error) {
 	cfg := &Config{
 		Deployment: Deployment{Profile: ProfileLocal, RequireAuth: "auto", DefaultPrincipal: defaultPrincipalName, AllowProjectConfig: true},
 		Policy:     Policy{Mode: ModeEnforce},
+		Serve:      DefaultServe(),
 		Servers:    map[string]*Server{},
 		Principals: map[string]*Principal{},
 		Audit:      Audit{Arguments: "hash", MaxArgumentBytes: defaultMaxArgumentBytes, Retention: defaultRetention},
@@ -134,6 +135,8 @@ func projectRestrictions(fc *fileConfig, data []byte) error {
 		table = "audit"
 	case fc.policy != nil:
 		table = "policy"
+	case fc.serve != nil:
+		table = "serve"
 	default:
 		return nil
 	}
@@ -172,6 +175,9 @@ func (c *Config) apply(fc *fileConfig) {
 	}
 	if fc.policy != nil {
 		c.Policy = *fc.policy
+	}
+	if fc.serve != nil {
+		c.Serve = *fc.serve
 	}
 }
 

@@ -31,6 +31,7 @@ type rawFile struct {
 	Principals map[string]*rawPrincipal `toml:"principals"`
 	Audit      *rawAudit                `toml:"audit"`
 	Policy     *rawPolicy               `toml:"policy"`
+	Serve      *rawServe                `toml:"serve"`
 }
 
 type rawPolicy struct {
@@ -166,6 +167,7 @@ type fileConfig struct {
 	principals map[string]*Principal // nil when the file has no [principals]
 	audit      *Audit
 	policy     *Policy // nil when the file has no [policy]
+	serve      *Serve  // nil when the file has no [serve]
 }
 
 // maxFileSize bounds what Load will read; a config file is a few KiB.
@@ -480,6 +482,12 @@ func (fp *fileParser) validate(raw *rawFile) (*fileConfig, error) {
 			pol.Mode = *raw.Policy.Mode
 		}
 		fc.policy = pol
+	}
+	if raw.Serve != nil {
+		var err error
+		if fc.serve, err = fp.serve(raw.Serve); err != nil {
+			return nil, err
+		}
 	}
 	if raw.Audit != nil {
 		a, err := fp.audit(raw.Audit)

@@ -57,6 +57,7 @@ func (c *Config) Redacted() *Config {
 		Deployment: c.Deployment,
 		Policy:     c.Policy,
 		Audit:      c.Audit,
+		Serve:      c.Serve,
 		Files:      slices.Clone(c.Files),
 		Servers:    make(map[string]*Server, len(c.Servers)),
 		Principals: make(map[string]*Principal, len(c.Principals)),
@@ -123,6 +124,7 @@ type showFile struct {
 	Principals map[string]*showPrincipal `toml:"principals,omitempty"`
 	Audit      *showAudit                `toml:"audit,omitempty"`
 	Policy     *showPolicy               `toml:"policy,omitempty"`
+	Serve      *showServe                `toml:"serve,omitempty"`
 }
 
 type showPolicy struct {
@@ -265,6 +267,7 @@ func (c *Config) WriteTOML(w io.Writer, server string) error {
 		out.Audit = &showAudit{Arguments: r.Audit.Arguments, MaxArgumentBytes: r.Audit.MaxArgumentBytes,
 			Retention: formatDuration(r.Audit.Retention)}
 		out.Policy = &showPolicy{Mode: r.Policy.Mode}
+		out.Serve = toShowServe(r.Serve)
 	}
 	enc := toml.NewEncoder(&b)
 	enc.Indent = ""

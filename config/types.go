@@ -25,6 +25,7 @@ type Config struct {
 	Servers    map[string]*Server // key = server name
 	Principals map[string]*Principal
 	Audit      Audit
+	Serve      Serve
 	Files      []File // files actually read, in merge order
 }
 

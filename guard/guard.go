@@ -57,6 +57,9 @@ type Guard struct {
 	// TokenFingerprint names the OAuth token the current child holds.
 	TokenFingerprint func() string
 	Now              func() time.Time
+	// Surface ("stdio", "http"), RemoteAddr and HTTPSession go into every
+	// audit entry of the session.
+	Surface, RemoteAddr, HTTPSession string
 
 	lastRefusal atomic.Pointer[Refusal]
 	masker      atomic.Pointer[mask.Masker]
@@ -205,7 +208,8 @@ func (g *Guard) baseEntry(event string) audit.Entry {
 	g.mu.Lock()
 	client := g.client
 	g.mu.Unlock()
-	e := audit.Entry{Time: g.now(), Session: g.Session, Server: g.Server, Event: event, Client: client}
+	e := audit.Entry{Time: g.now(), Session: g.Session, Server: g.Server, Event: event, Client: client,
+		Surface: g.Surface, RemoteAddr: g.RemoteAddr, HTTPSession: g.HTTPSession}
 	if id := g.Identity; id != nil {
 		e.Principal, e.AuthMethod, e.TrustLevel, e.ReportedActor = id.Principal, id.AuthMethod, id.TrustLevel, id.ReportedActor
 	}

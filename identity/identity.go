@@ -48,7 +48,8 @@ type Identity struct {
 	// ReportedActor is display-only metadata; it never widens policy.
 	ReportedActor string
 
-	token secret.Value
+	token     secret.Value
+	tokenType string // the store type of token; "" means stdio
 }
 
 // Refusal is why a launch or a request is refused; Code is the JSON-RPC code the
@@ -108,8 +109,12 @@ func Resolve(getenv func(string) string, dep config.Deployment, st Tokens, now t
 // not revoked or expired, the principal not suspended. It returns a *Refusal
 // when the next request must be refused.
 func (id *Identity) Recheck(st Tokens, now time.Time) error {
-	if id.AuthMethod == MethodToken {
-		if _, err := st.LookupToken(store.TokenTypeStdio, id.token, now); err != nil {
+	if id.AuthMethod == MethodToken || id.AuthMethod == MethodBearer {
+		typ := id.tokenType
+		if typ == "" {
+			typ = store.TokenTypeStdio
+		}
+		if _, err := st.LookupToken(typ, id.token, now); err != nil {
 			r := tokenRefusal(err, nil)
 			if rf := (*Refusal)(nil); errors.As(r, &rf) {
 				rf.Principal = id.Principal

@@ -27,8 +27,11 @@ type Session struct {
 	Environ   []string // mcpwrap's own environment, MCPWRAP_* included
 	ExtraArgs []string // appended to the server's args (after `--`)
 
-	Stdin   io.Reader
-	Stdout  io.Writer
+	Stdin  io.Reader
+	Stdout io.Writer
+	// Front, when set, is the client side instead of Stdin and Stdout (the
+	// HTTP front of `mcpwrap serve`).
+	Front   Front
 	Stderr  io.Writer
 	Signals <-chan os.Signal
 	Logger  *slog.Logger
@@ -129,6 +132,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 		Dir:             s.Server.Cwd,
 		ShutdownGrace:   s.Server.ShutdownGrace,
 		MaxMessageBytes: int(s.Server.MaxMessageBytes),
+		Front:           s.Front,
 		Stdin:           s.Stdin,
 		Stdout:          s.Stdout,
 		Stderr:          s.Stderr,
@@ -167,6 +171,10 @@ func (s *Session) refuse(cause error, code int, msg string, data any) error {
 	if s.Server != nil {
 		max = int(s.Server.MaxMessageBytes)
 	}
-	_ = Refuse(NewStdioFront(s.Stdin, s.Stdout, max), code, msg, data)
+	f := s.Front
+	if f == nil {
+		f = NewStdioFront(s.Stdin, s.Stdout, max)
+	}
+	_ = Refuse(f, code, msg, data)
 	return &RefusedError{Err: cause}
 }
