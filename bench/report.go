@@ -253,9 +253,10 @@ Notes
     what it does to be fast, so the relay keeps the defaults.
   - policy off: no [principals] table, so the local profile's default principal
     may call everything; mcpwrap's guard and audit log still run (there is no
-    switch for them), with audit arguments = "none". policy+audit:
-    [principals.local] with a tool allow list and a rate limit of 1000000/s,
-    audit arguments = "hash".
+    switch for them), with audit arguments = "none". policy+audit: launched
+    with a stdio principal token whose principal has a server ACL, an allow
+    and a deny list and a rate limit of 1000000/s (shared through the state
+    dir), audit arguments = "hash"; both mask the injected token.
   - mcpwrap gets its server's token from an in-process HTTPS token endpoint
     (%s per request) whose self-signed CA is given as oauth.ca; cold
     starts use a cached token. "without oauth.ca" is the same start with that
