@@ -8,11 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpwrap/mcpwrap/internal/testserver"
 
 	"github.com/mcpwrap/mcpwrap/audit"
 	"github.com/mcpwrap/mcpwrap/config"
@@ -24,20 +24,7 @@ import (
 
 var helperBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "guard-test")
-	if err != nil {
-		panic(err)
-	}
-	helperBin = filepath.Join(dir, "helper")
-	if out, err := exec.Command("go", "build", "-o", helperBin, "../launcher/testdata/helper").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build helper: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m, "../launcher/testdata/helper", &helperBin) }
 
 // live is one session of the real launcher with a real Guard, store and audit
 // writer in front of the test server.

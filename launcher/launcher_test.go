@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,26 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpwrap/mcpwrap/internal/testserver"
+
 	"github.com/mcpwrap/mcpwrap/proctree"
 )
 
 var helperBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "launcher-test")
-	if err != nil {
-		panic(err)
-	}
-	helperBin = filepath.Join(dir, "helper")
-	out, err := exec.Command("go", "build", "-o", helperBin, "./testdata/helper").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build helper: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m, "./testdata/helper", &helperBin) }
 
 // safeBuf is a bytes.Buffer for the stderr the launcher's goroutines share.
 type safeBuf struct {

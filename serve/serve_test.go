@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcpwrap/mcpwrap/internal/testserver"
 
 	"github.com/mcpwrap/mcpwrap/audit"
 	"github.com/mcpwrap/mcpwrap/config"
@@ -30,20 +30,7 @@ import (
 
 var helperBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "serve-test")
-	if err != nil {
-		panic(err)
-	}
-	helperBin = filepath.Join(dir, "helper")
-	if out, err := exec.Command("go", "build", "-o", helperBin, "../launcher/testdata/helper").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build helper: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m, "../launcher/testdata/helper", &helperBin) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
