@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -45,4 +46,29 @@ func BenchmarkCall(b *testing.B) {
 	b.StopTimer()
 	_ = aw.Close()
 	_ = eng.Release()
+}
+
+// BenchmarkRoundTrip is one audited tools/call through the real launcher and
+// guard to the stand-in server and back, as `mcpwrap run` does it (the
+// stand-in's own time included).
+func BenchmarkRoundTrip(b *testing.B) {
+	p := &config.Principal{Name: "bot", RateLimit: config.RateLimit{N: 1000000, Per: time.Second},
+		Tools: config.Rules{Allow: []string{"echo"}, Deny: []string{"delete_*"}, AllowSet: true}}
+	l := startLiveB(b, p)
+	req := `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := io.WriteString(l.in, fmt.Sprintf(req, i)+"\n"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.out.ReadString('\n'); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	l.in.Close()
+	<-l.done
+	_ = l.aw.Close()
 }

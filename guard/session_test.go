@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { testserver.Main(m, "../launcher/testdata/helper", 
 // live is one session of the real launcher with a real Guard, store and audit
 // writer in front of the test server.
 type live struct {
-	t    *testing.T
+	t    testing.TB
 	in   *io.PipeWriter
 	out  *bufio.Reader
 	done chan error
@@ -38,6 +38,14 @@ type live struct {
 }
 
 func startLive(t *testing.T, p *config.Principal, id *identity.Identity, env ...string) *live {
+	t.Helper()
+	return startLiveTB(t, p, id, env...)
+}
+
+// startLiveB is startLive for a benchmark.
+func startLiveB(b *testing.B, p *config.Principal) *live { return startLiveTB(b, p, nil) }
+
+func startLiveTB(t testing.TB, p *config.Principal, id *identity.Identity, env ...string) *live {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
