@@ -138,6 +138,8 @@ type Results struct {
 	LaunchAuditWant int
 	LaunchAuditGot  int // request entries (initialize + tools/call) in the shared audit log
 
+	Remote Remote // a Streamable HTTP server through the native transport and mcp-remote
+
 	Targets []Target
 	Table   string
 }
@@ -228,7 +230,7 @@ func Run(o Options, out io.Writer) (*Results, error) {
 			step{serverName[sv] + ": pipelined calls", func(r *Results) error { return b.pipelined(sv, su, r) }},
 		)
 	}
-	steps = append(steps, step{"concurrent launchers", b.launchers})
+	steps = append(steps, step{"concurrent launchers", b.launchers}, step{"remote server", b.remote})
 	for _, s := range steps {
 		t := time.Now()
 		b.logf("%s ...", s.name)
