@@ -130,7 +130,13 @@ func rmRestarts(stderr, reason string) int {
 // proxy that checks every token by introspection.
 func rmRemoteUpstream(t *testing.T, clientID string) (*Issuer, *rmAuthProxy) {
 	t.Helper()
-	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{rmIssuerClient(clientID)}, TTL: rmRemoteTTL})
+	return rmRemoteUpstreamFor(t, rmIssuerClient(clientID))
+}
+
+// rmRemoteUpstreamFor is rmRemoteUpstream for any issuer client.
+func rmRemoteUpstreamFor(t *testing.T, client IssuerClient) (*Issuer, *rmAuthProxy) {
+	t.Helper()
+	iss := startIssuer(t, IssuerOptions{Clients: []IssuerClient{client}, TTL: rmRemoteTTL})
 	rmLogIssuerOnFailure(t, iss)
 	se := startServerEverythingHTTP(t, nil)
 	return iss, rmStartAuthProxy(t, se.URL, iss, true)
@@ -256,13 +262,32 @@ func TestContinuityRemoteOutlivesTokens(t *testing.T) {
 // handshake), mcpwrap starts no process at all, and no token is refused.
 func TestContinuityNativeOutlivesTokens(t *testing.T) {
 	t.Parallel()
-	const clientID = "rm-cont-native"
-	iss, px := rmRemoteUpstream(t, clientID)
-	cfg := rmWriteConfig(t, rmServer{
-		Name: "remote", URL: px.URL,
-		ClientID: clientID, SecretFile: rmWriteSecret(t, rmSecret), TokenURL: iss.TokenURL, CA: iss.CAFile,
-		ExpiryBuffer: rmRemoteBuffer, Extra: []string{`transport = "native"`, `shutdown_grace = "1s"`},
+	t.Run("client_secret_basic", func(t *testing.T) {
+		t.Parallel()
+		const clientID = "rm-cont-native"
+		iss, px := rmRemoteUpstream(t, clientID)
+		testNativeOutlivesTokens(t, iss, px, rmServer{
+			Name: "remote", URL: px.URL,
+			ClientID: clientID, SecretFile: rmWriteSecret(t, rmSecret), TokenURL: iss.TokenURL, CA: iss.CAFile,
+			ExpiryBuffer: rmRemoteBuffer, Extra: []string{`transport = "native"`, `shutdown_grace = "1s"`},
+		})
 	})
+	t.Run("private_key_jwt", func(t *testing.T) {
+		t.Parallel()
+		const clientID = "rm-cont-native-jwt"
+		key := mustECKey(t)
+		iss, px := rmRemoteUpstreamFor(t, IssuerClient{ClientID: clientID, AuthMethod: "private_key_jwt", Scope: "read write tools",
+			JWKS: map[string]any{"keys": []any{publicJWK(t, key, "k1")}}})
+		testNativeOutlivesTokens(t, iss, px, rmServer{
+			Name: "remote", URL: px.URL,
+			ClientID: clientID, KeyFile: writeKey(t, t.TempDir(), "key.pem", key), KeyID: "k1", TokenURL: iss.TokenURL, CA: iss.CAFile,
+			ExpiryBuffer: rmRemoteBuffer, Extra: []string{`transport = "native"`, `shutdown_grace = "1s"`},
+		})
+	})
+}
+
+func testNativeOutlivesTokens(t *testing.T, iss *Issuer, px *rmAuthProxy, srv rmServer) {
+	cfg := rmWriteConfig(t, srv)
 	sess := rmNewSession(t, cfg, "remote")
 	w := rmWatch(t, sess, 100*time.Millisecond)
 

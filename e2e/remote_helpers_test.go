@@ -56,7 +56,10 @@ type rmServer struct {
 	SecretFile   string // file holding the client secret (written by rmWriteSecret)
 	TokenURL     string
 	CA           string
-	ExpiryBuffer string // "" = mcpwrap's default
+	// KeyFile, when set, authenticates with private_key_jwt (PEM file, key id
+	// KeyID) instead of the client secret.
+	KeyFile, KeyID string
+	ExpiryBuffer   string // "" = mcpwrap's default
 	OnExpiry     string // "" = default ("restart")
 	Extra        []string
 }
@@ -80,7 +83,11 @@ func (s rmServer) toml() string {
 	}
 	fmt.Fprintf(&b, "[servers.%s.oauth]\n", s.Name)
 	fmt.Fprintf(&b, "client_id = %s\n", tomlString(s.ClientID))
-	fmt.Fprintf(&b, "client_secret = %s\n", tomlString("file:"+s.SecretFile))
+	if s.KeyFile != "" {
+		fmt.Fprintf(&b, "private_key = %s\nkey_id = %s\n", tomlString("file:"+s.KeyFile), tomlString(s.KeyID))
+	} else {
+		fmt.Fprintf(&b, "client_secret = %s\n", tomlString("file:"+s.SecretFile))
+	}
 	fmt.Fprintf(&b, "token_url = %s\n", tomlString(s.TokenURL))
 	if s.CA != "" {
 		fmt.Fprintf(&b, "ca = %s\n", tomlString(s.CA))
