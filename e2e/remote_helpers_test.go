@@ -52,16 +52,16 @@ type rmServer struct {
 	RemoteArgs    []string
 	Argv          []string
 
-	ClientID     string
-	SecretFile   string // file holding the client secret (written by rmWriteSecret)
-	TokenURL     string
-	CA           string
+	ClientID   string
+	SecretFile string // file holding the client secret (written by rmWriteSecret)
+	TokenURL   string
+	CA         string
 	// KeyFile, when set, authenticates with private_key_jwt (PEM file, key id
 	// KeyID) instead of the client secret.
 	KeyFile, KeyID string
 	ExpiryBuffer   string // "" = mcpwrap's default
-	OnExpiry     string // "" = default ("restart")
-	Extra        []string
+	OnExpiry       string // "" = default ("restart")
+	Extra          []string
 }
 
 func (s rmServer) toml() string {
