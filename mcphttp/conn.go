@@ -338,15 +338,16 @@ func (c *Conn) deliver(resp *http.Response, init bool) bool {
 		answered := false
 		last := ""
 		for try := 0; ; try++ {
-			got, id, err := c.events(resp.Body, init)
+			// A stream that ends before the answer, cleanly or not, is
+			// resumed where it stopped.
+			got, id, _ := c.events(resp.Body, init)
 			answered = answered || got
 			if id != "" {
 				last = id
 			}
-			if answered || err == nil || last == "" || try == 2 || c.ctx.Err() != nil {
+			if answered || last == "" || try == 2 || c.ctx.Err() != nil {
 				return answered
 			}
-			// The stream broke before the answer: resume it where it stopped.
 			resp.Body.Close()
 			r, err := c.send(http.MethodGet, nil, last)
 			if err != nil || r.StatusCode != http.StatusOK {
@@ -416,9 +417,8 @@ func (c *Conn) events(r io.Reader, init bool) (answered bool, lastID string, err
 			lastID = strings.TrimSpace(string(line[3:]))
 		}
 	}
-	if data.Len() > 0 {
-		answered = c.message(data.Bytes(), init) || answered
-	}
+	// An event is dispatched only at its blank line: data cut off by the end
+	// of the stream is not a message (the stream is resumed for it).
 	return answered, lastID, sc.Err()
 }
 

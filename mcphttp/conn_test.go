@@ -186,3 +186,77 @@ func TestConnAnswersARefusedRequest(t *testing.T) {
 		t.Errorf("credential asked %d times, want 2 (one forced retry)", n)
 	}
 }
+
+// An SSE answer that breaks before the response is resumed with GET and
+// Last-Event-ID; a request the server sends on the stream reaches the reader,
+// and the client's answer to it is POSTed back.
+func TestConnResumesABrokenStreamAndRelaysServerRequests(t *testing.T) {
+	var mu sync.Mutex
+	var resumedFrom, clientAnswer string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodDelete:
+			return
+		case http.MethodGet:
+			if id := r.Header.Get("Last-Event-ID"); id != "" {
+				mu.Lock()
+				resumedFrom = id
+				mu.Unlock()
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprint(w, "id: e3\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"resumed\":true}}\n\n")
+				return
+			}
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(b), `"method":"tools/call"`):
+			// The server asks the client something, then the stream breaks
+			// before the answer to the call.
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "id: e1\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"roots/list\"}\n\n")
+			w.(http.Flusher).Flush()
+			fmt.Fprint(w, "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"resu")
+		case strings.Contains(string(b), `"result"`):
+			mu.Lock()
+			clientAnswer = string(b)
+			mu.Unlock()
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}))
+	defer srv.Close()
+	c := Dial(Options{URL: srv.URL, Client: srv.Client()})
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	io.WriteString(c, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"}}`+"\n")
+	l, err := rd.ReadString('\n')
+	if err != nil || !strings.Contains(l, `"method":"roots/list"`) {
+		t.Fatalf("want the server's roots/list first, got %q, %v", l, err)
+	}
+	io.WriteString(c, `{"jsonrpc":"2.0","id":"srv-1","result":{"roots":[]}}`+"\n")
+	l, err = rd.ReadString('\n')
+	if err != nil || !strings.Contains(l, `"resumed":true`) || !strings.Contains(l, `"id":7`) {
+		t.Fatalf("want the answer to id 7 from the resumed stream, got %q, %v", l, err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		done := clientAnswer != ""
+		mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if resumedFrom != "e1" && resumedFrom != "e2" {
+		t.Errorf("resumed with Last-Event-ID %q, want the last event seen", resumedFrom)
+	}
+	if !strings.Contains(clientAnswer, `"id":"srv-1"`) {
+		t.Errorf("the client's answer to roots/list reached the server as %q", clientAnswer)
+	}
+}
