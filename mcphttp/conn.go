@@ -209,7 +209,7 @@ func (c *Conn) post(line []byte) {
 	if m.Kind == jsonrpc.KindRequest {
 		id = m.ID
 	}
-	resp, err := c.send(http.MethodPost, line, "")
+	resp, err := c.send(http.MethodPost, line, "", statelessHeaders(&m))
 	if err != nil {
 		if c.ctx.Err() == nil {
 			c.fail(id, "%v", err)
@@ -253,7 +253,7 @@ func (c *Conn) post(line []byte) {
 
 // send makes one request with the current credentials; a 401 that says the
 // token is invalid is retried once with a freshly forced one.
-func (c *Conn) send(method string, body []byte, lastEventID string) (*http.Response, error) {
+func (c *Conn) send(method string, body []byte, lastEventID string, extra http.Header) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		var rd io.Reader
 		if body != nil {
@@ -280,6 +280,9 @@ func (c *Conn) send(method string, body []byte, lastEventID string) (*http.Respo
 		if lastEventID != "" {
 			req.Header.Set("Last-Event-ID", lastEventID)
 		}
+		for k, vs := range extra {
+			req.Header[k] = vs
+		}
 		v, err := c.credential(c.ctx, attempt > 0)
 		if err != nil {
 			return nil, fmt.Errorf("no credential for the server: %w", err)
@@ -302,6 +305,32 @@ func (c *Conn) send(method string, body []byte, lastEventID string) (*http.Respo
 		}
 		return resp, nil
 	}
+}
+
+// statelessHeaders are the headers a request of the stateless protocol
+// revision (2026-07-28) carries besides its body: the protocol version its
+// _meta names, its method, and the name it acts on, which servers check
+// against the body. A message without that _meta gets none (the session's
+// MCP-Protocol-Version, from initialize, applies).
+func statelessHeaders(m *jsonrpc.Message) http.Header {
+	if m.Params == nil || m.Method == "" {
+		return nil
+	}
+	meta := jsonrpc.Member(m.Params, "_meta")
+	v, ok := jsonrpc.String(jsonrpc.Member(meta, "io.modelcontextprotocol/protocolVersion"))
+	if meta == nil || !ok || v == "" {
+		return nil
+	}
+	h := http.Header{}
+	h.Set("MCP-Protocol-Version", v)
+	h.Set("Mcp-Method", m.Method)
+	f := jsonrpc.Members(m.Params, "name", "uri")
+	if name, ok := jsonrpc.String(f[0]); ok && name != "" {
+		h.Set("Mcp-Name", name)
+	} else if uri, ok := jsonrpc.String(f[1]); ok && uri != "" {
+		h.Set("Mcp-Name", uri)
+	}
+	return h
 }
 
 // invalidToken reports whether a 401's challenge says the token is bad (or
@@ -349,7 +378,7 @@ func (c *Conn) deliver(resp *http.Response, init bool) bool {
 				return answered
 			}
 			resp.Body.Close()
-			r, err := c.send(http.MethodGet, nil, last)
+			r, err := c.send(http.MethodGet, nil, last, nil)
 			if err != nil || r.StatusCode != http.StatusOK {
 				if r != nil {
 					r.Body.Close()
@@ -428,7 +457,7 @@ func (c *Conn) events(r io.Reader, init bool) (answered bool, lastID string, err
 func (c *Conn) listen() {
 	last := ""
 	for backoff := 500 * time.Millisecond; c.ctx.Err() == nil; {
-		resp, err := c.send(http.MethodGet, nil, last)
+		resp, err := c.send(http.MethodGet, nil, last, nil)
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.o.Logger.Debug("mcphttp: server stream unavailable", "err", err)

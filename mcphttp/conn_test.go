@@ -260,3 +260,29 @@ func TestConnResumesABrokenStreamAndRelaysServerRequests(t *testing.T) {
 		t.Errorf("the client's answer to roots/list reached the server as %q", clientAnswer)
 	}
 }
+
+// A request of the stateless revision (no initialize; the protocol version in
+// its _meta) carries the headers that revision requires, matching its body.
+func TestConnSendsStatelessRequestHeaders(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		got <- r.Header.Clone()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
+	}))
+	defer srv.Close()
+	c := Dial(Options{URL: srv.URL, Client: srv.Client()})
+	defer c.Close()
+	io.WriteString(c, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"x","version":"1"}}}}`+"\n")
+	h := <-got
+	if h.Get("MCP-Protocol-Version") != "2026-07-28" || h.Get("Mcp-Method") != "tools/call" || h.Get("Mcp-Name") != "echo" || h.Get("Mcp-Session-Id") != "" {
+		t.Errorf("headers: version %q method %q name %q session %q", h.Get("MCP-Protocol-Version"), h.Get("Mcp-Method"), h.Get("Mcp-Name"), h.Get("Mcp-Session-Id"))
+	}
+	if l, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(l, `"id":1`) {
+		t.Fatalf("answer %q, %v", l, err)
+	}
+}
