@@ -34,7 +34,10 @@ type Writer struct {
 	// ch carries pointers: a buffer of defaultBuffer whole entries would be
 	// 1.5 MiB that every launch allocates before its server starts, most of
 	// the way to the heap size at which the first garbage collection runs.
-	ch      chan *Entry
+	ch chan *Entry
+	// kick wakes the writer while it waits for a batch's timer, once a
+	// batch's worth of entries is queued.
+	kick    chan struct{}
 	flushCh chan chan error
 	closing chan struct{} // closed when Close starts: drain everything
 	done    chan struct{} // closed when the loop has ended
@@ -102,6 +105,7 @@ func NewWriter(st *store.Store, opts ...Option) *Writer {
 		batchSize: DefaultBatchSize,
 		buffer:    defaultBuffer,
 		flushCh:   make(chan chan error),
+		kick:      make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -124,6 +128,13 @@ func (w *Writer) Write(e Entry) {
 	w.mu.RLock()
 	if !w.closed {
 		w.ch <- &e
+		if len(w.ch) >= w.batchSize {
+			// A batch's worth waits: wake the writer before its timer.
+			select {
+			case w.kick <- struct{}{}:
+			default:
+			}
+		}
 		w.mu.RUnlock()
 		return
 	}
@@ -238,10 +249,26 @@ func (w *Writer) run() {
 		}
 		return nil
 	}
+	drain := func() {
+		for n := len(w.ch); n > 0; n-- {
+			e, ok := <-w.ch
+			if !ok {
+				return
+			}
+			batch = append(batch, *e)
+		}
+	}
 	for {
 		in := w.ch
 		if !closing && len(batch) >= w.buffer {
 			in = nil // back-pressure: Write blocks until the batch is written
+		}
+		if timerSet && !closing && !failing {
+			// A batch waits for its timer: later entries gather in the
+			// channel without waking this goroutine for each one (on a
+			// busy session that wake costs more than the entry); the
+			// timer, a full batch (kick), Flush and Close end the wait.
+			in = nil
 		}
 		select {
 		case e, ok := <-in:
@@ -259,8 +286,14 @@ func (w *Writer) run() {
 			} else if !timerSet {
 				arm(w.interval)
 			}
+		case <-w.kick:
+			drain()
+			if len(batch) >= w.batchSize && !failing {
+				_ = flush()
+			}
 		case <-timer.C:
 			timerSet = false
+			drain()
 			_ = flush()
 		case reply := <-w.flushCh:
 			// Entries sent before Flush may still sit in the channel.
