@@ -139,6 +139,7 @@ type Results struct {
 	LaunchAuditGot  int // request entries (initialize + tools/call) in the shared audit log
 
 	Remote Remote // a Streamable HTTP server through the native transport and mcp-remote
+	Serve  Serve  // the HTTP front in front of the minimal server
 
 	Targets []Target
 	Table   string
@@ -230,7 +231,7 @@ func Run(o Options, out io.Writer) (*Results, error) {
 			step{serverName[sv] + ": pipelined calls", func(r *Results) error { return b.pipelined(sv, su, r) }},
 		)
 	}
-	steps = append(steps, step{"concurrent launchers", b.launchers}, step{"remote server", b.remote})
+	steps = append(steps, step{"concurrent launchers", b.launchers}, step{"remote server", b.remote}, step{"HTTP front", b.serve})
 	for _, s := range steps {
 		t := time.Now()
 		b.logf("%s ...", s.name)

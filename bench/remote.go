@@ -177,3 +177,120 @@ func renderRemote(b *strings.Builder, rr Remote) {
 		fmt.Fprintf(b, "  %-22s p50 %s, p99 %s, start to initialize answer %s\n", remoteName[v], us(rr.P50[v]), us(rr.P99[v]), msS(rr.Cold[v]))
 	}
 }
+
+// Serve holds the figures of the HTTP front: session-less tools/call echo
+// round trips straight to the benchmark's own HTTP server, and through
+// `mcpwrap serve` in front of the minimal stdio server.
+type Serve struct {
+	P50, P99 [2]time.Duration // by sDirectHTTP, sServe
+	PerSec   [2]float64       // with 16 concurrent callers
+	Calls    int
+	Err      string
+}
+
+const (
+	sDirectHTTP = iota
+	sServe
+)
+
+var serveName = [2]string{"HTTP server, direct", "mcpwrap serve"}
+
+// serve runs the HTTP front comparison.
+func (b *bench) serve(r *Results) error {
+	sv := &r.Serve
+	sv.Calls = max(b.o.Calls/4, 50)
+	direct, stop, err := httpServer()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := filepath.Join(b.tmp, "serve.toml")
+	text := fmt.Sprintf("[servers.demo]\ncommand = %q\nargs = [%q]\nshutdown_grace = \"2s\"\n[principals.local]\ntools = { allow = [\"echo\", \"blob\"] }\n[audit]\narguments = \"hash\"\n", b.self, roleServer)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		return err
+	}
+	env := append(slices.Clone(b.baseEnv), "MCPWRAP_STATE_DIR="+filepath.Join(b.tmp, "serve-state"))
+	c, _, err := startConn("mcpwrap serve", []string{b.mcpwrap, "--config", cfg, "serve", "--listen", addr}, env)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c.kill()
+		<-c.done
+	}()
+	url := "http://" + addr + "/mcp"
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second}
+	call := func(u string, id int) error {
+		body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":%s}`, id, echoParams)
+		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"result"`) {
+			return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
+		}
+		return nil
+	}
+	// serve needs a moment to listen.
+	deadline := time.Now().Add(20 * time.Second)
+	for call(url, 0) != nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mcpwrap serve did not answer: %s", c.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for v, u := range [2]string{direct, url} {
+		var lat []time.Duration
+		for i := 0; i < sv.Calls+10; i++ {
+			t := time.Now()
+			if err := call(u, i+1); err != nil {
+				return fmt.Errorf("%s: %w", serveName[v], err)
+			}
+			if i >= 10 {
+				lat = append(lat, time.Since(t))
+			}
+		}
+		sv.P50[v], sv.P99[v] = percentile(lat, 0.50), percentile(lat, 0.99)
+		const workers = 16
+		n := sv.Calls * 4
+		errs := make(chan error, workers)
+		t0 := time.Now()
+		for w := range workers {
+			go func() {
+				for i := w; i < n; i += workers {
+					if err := call(u, 1000000+i); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				return fmt.Errorf("%s: %w", serveName[v], err)
+			}
+		}
+		sv.PerSec[v] = float64(n) / time.Since(t0).Seconds()
+	}
+	return nil
+}
+
+// renderServe is the report's section of the HTTP front.
+func renderServe(b *strings.Builder, sv Serve) {
+	fmt.Fprintf(b, "\nHTTP front: session-less tools/call echo (%d sequential calls; then 16 concurrent callers):\n", sv.Calls)
+	for v := range 2 {
+		fmt.Fprintf(b, "  %-22s p50 %s, p99 %s, %s calls/s\n", serveName[v], us(sv.P50[v]), us(sv.P99[v]), thousands(sv.PerSec[v]))
+	}
+}

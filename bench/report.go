@@ -229,6 +229,7 @@ func render(r *Results, o Options) string {
 	fmt.Fprintf(&b, "  CPU time of the %d sessions (mcpwrap and server, start to exit): %s\n", r.Launchers, msS(r.LaunchCPU))
 	fmt.Fprintf(&b, "  audit entries (initialize + tools/call) in the shared log: %d/%d\n", r.LaunchAuditGot, r.LaunchAuditWant)
 	renderRemote(&b, r.Remote)
+	renderServe(&b, r.Serve)
 
 	fmt.Fprintf(&b, "\nDESIGN.md §12 targets (mcpwrap = the policy+audit column)\n")
 	for _, t := range r.Targets {
