@@ -20,7 +20,9 @@
 // # Files
 //
 //   - run.go: Run and the supervisor's event loop, shutdown escalation
-//   - child.go: starting a child on plain pipes, signalling its group
+//   - child.go: starting a child on plain pipes, signalling its tree; an
+//     in-process upstream (the native HTTP transport) in its place
+//   - front.go: the client side of a session (Front; stdio is one)
 //   - proxy.go: moving lines, the per-element path, the Guard interface
 //   - pending.go: the requests in flight and their states, batch answers
 //   - restart.go: timed (off the loop) and forced replacement of the child
