@@ -279,11 +279,18 @@ func (s *supervisor) resetAuthBudget() {
 	}
 }
 
-// restartAfterExit restarts a child that exited while the client was still
-// connected, once, with a force-refreshed token: the usual reason a server
-// holding an injected token dies is that the upstream rejected it.
+// restartAfterExit restarts a child that failed (exited non-zero) while the
+// client was still connected, once, with a force-refreshed token: the usual
+// reason a server holding an injected token dies is that the upstream
+// rejected it.
 func (s *supervisor) restartAfterExit(ctx context.Context) bool {
 	if s.clientGone || s.o.Respawn == nil || s.failRestarts <= 0 {
+		return false
+	}
+	if s.cur.code == 0 {
+		// A server that ended cleanly on its own ended the session, as it
+		// would for a client connected directly (it may also have raced the
+		// client's own EOF); only a failure is worth a fresh token.
 		return false
 	}
 	s.failRestarts--

@@ -317,3 +317,23 @@ func processAliveSoon(pid int, d time.Duration) bool {
 	}
 	return processAlive(pid)
 }
+
+// A server that ends cleanly on its own (exit 0) ends the session: it is not
+// restarted with a fresh token, even while the client is still connected
+// (that restart is for a server that failed).
+func TestCleanExitIsNotRestarted(t *testing.T) {
+	var respawns atomic.Int32
+	o := Options{Respawn: func(ctx context.Context, force bool) (*Spawn, error) {
+		respawns.Add(1)
+		return &Spawn{Argv: []string{helperBin}}, nil
+	}}
+	s := start(t, o)
+	s.send(`{"jsonrpc":"2.0","id":"a","method":"die","params":0}`)
+	r := s.wait(10 * time.Second)
+	if r.code != 0 || r.err != nil {
+		t.Fatalf("exit %d, %v; want 0", r.code, r.err)
+	}
+	if n := respawns.Load(); n != 0 {
+		t.Errorf("a server that exited 0 was restarted %d times", n)
+	}
+}
