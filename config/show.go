@@ -181,6 +181,7 @@ type showOAuth struct {
 	ClientAssertion   string `toml:"client_assertion,omitempty"`
 	AssertionAudience string `toml:"assertion_audience,omitempty"`
 	Issuer            string `toml:"issuer,omitempty"`
+	Grant             string `toml:"grant,omitempty"`
 }
 
 type showMTLS struct {
@@ -307,6 +308,9 @@ func toShowServer(s *Server) *showServer {
 		}
 		so.PrivateKey, so.SigningAlg, so.KeyID = o.PrivateKey, o.SigningAlg, o.KeyID
 		so.ClientAssertion, so.AssertionAudience, so.Issuer = o.ClientAssertion, o.AssertionAudience, o.Issuer
+		if o.Grant == GrantAuthorizationCode {
+			so.Grant = o.Grant
+		}
 		ss.OAuth = so
 	}
 	return ss

@@ -124,6 +124,11 @@ type OAuth struct {
 	ClientAssertion   string // unresolved reference to an externally minted JWT; see ResolveAssertion
 	AssertionAudience string // "" (issuer) | "issuer" | "token_endpoint" | a URI
 	Issuer            string // the authorization server's issuer, pinned: discovery must find it; the default assertion aud
+
+	// Grant is GrantClientCredentials (default) or GrantAuthorizationCode: a
+	// person signs in with `mcpwrap login`; client_id is then optional
+	// (dynamic registration) and so is client_secret. See login.go.
+	Grant string
 }
 
 // MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.
