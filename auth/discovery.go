@@ -91,10 +91,15 @@ type Discovered struct {
 	RevocationEndpoint  string   // "" when the authorization server lists none
 	AuthMethods         []string // token_endpoint_auth_methods_supported
 	SigningAlgs         []string // token_endpoint_auth_signing_alg_values_supported
-	FetchedAt           time.Time
-	Expires             time.Time
-	FromCache           bool // served from the cache, no request made
-	Stale               bool // FromCache past its TTL: the metadata could not be reached (a transient failure)
+	// For the authorization-code grant (login); not kept in the cache.
+	AuthorizationEndpoint string
+	RegistrationEndpoint  string   // RFC 7591; "" when the authorization server offers none
+	ChallengeMethods      []string // code_challenge_methods_supported
+	ScopesSupported       []string // the protected resource's scopes_supported, else the authorization server's
+	FetchedAt             time.Time
+	Expires               time.Time
+	FromCache             bool // served from the cache, no request made
+	Stale                 bool // FromCache past its TTL: the metadata could not be reached (a transient failure)
 }
 
 // DiscoverOption changes how Discover works.
@@ -292,6 +297,14 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 		RevocationEndpoint:  as.RevocationEndpoint,
 		AuthMethods:         slices.Clone(as.AuthMethods),
 		SigningAlgs:         slices.Clone(as.SigningAlgs),
+
+		AuthorizationEndpoint: as.AuthorizationEndpoint,
+		RegistrationEndpoint:  as.RegistrationEndpoint,
+		ChallengeMethods:      slices.Clone(as.ChallengeMethods),
+		ScopesSupported:       slices.Clone(as.ScopesSupported),
+	}
+	if prm != nil && len(prm.ScopesSupported) > 0 {
+		out.ScopesSupported = slices.Clone(prm.ScopesSupported)
 	}
 	return out, nil
 }
@@ -299,6 +312,7 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 type protectedResourceMetadata struct {
 	Resource             string   `json:"resource"`
 	AuthorizationServers []string `json:"authorization_servers"`
+	ScopesSupported      []string `json:"scopes_supported"`
 }
 
 type authServerMetadata struct {
@@ -307,6 +321,11 @@ type authServerMetadata struct {
 	RevocationEndpoint string   `json:"revocation_endpoint"`
 	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	SigningAlgs        []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	RegistrationEndpoint  string   `json:"registration_endpoint"`
+	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
+	ScopesSupported       []string `json:"scopes_supported"`
 }
 
 // protectedResource reads the RFC 9728 metadata: the challenge's URL, else
@@ -408,8 +427,11 @@ func (d *discoverer) authorizationServer(ctx context.Context, issuer string) (*a
 		if err := d.checkURL(m.TokenEndpoint); err != nil {
 			return nil, err
 		}
-		if m.RevocationEndpoint != "" {
-			if err := d.checkURL(m.RevocationEndpoint); err != nil {
+		for _, u := range []string{m.RevocationEndpoint, m.AuthorizationEndpoint, m.RegistrationEndpoint} {
+			if u == "" {
+				continue
+			}
+			if err := d.checkURL(u); err != nil {
 				return nil, err
 			}
 		}
