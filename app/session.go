@@ -130,7 +130,7 @@ func (e *env) session(c *cli.Context, name string) (*session, error) {
 		return nil, withCode(ExitConfig, err)
 	}
 	if srv.OAuth != nil {
-		src, err := e.oauthSource(c, srv, &sessionCache{Store: st, counters: s.guard})
+		src, err := e.sessionSource(c, srv, &sessionCache{Store: st, counters: s.guard})
 		if err != nil {
 			s.close()
 			return nil, err
