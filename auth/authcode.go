@@ -119,13 +119,18 @@ func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string, p P
 	}
 	actx, cancel := context.WithTimeout(ctx, c.opts.attemptTimeout)
 	defer cancel()
-	return c.tokenRequest(actx, form, code)
+	return c.tokenRequest(actx, c.opts.now, form, code)
 }
 
 // RefreshGrant uses refresh for a new access token. When the authorization
 // server rotates refresh tokens the new one is in the result, else the old
 // one is. A refused refresh token (invalid_grant) is LoginRequired.
 func (c *Client) RefreshGrant(ctx context.Context, refresh secret.Value) (*Grant, error) {
+	return c.refreshGrant(ctx, refresh, c.opts.now)
+}
+
+// refreshGrant is RefreshGrant with now stamping the new token.
+func (c *Client) refreshGrant(ctx context.Context, refresh secret.Value, now func() time.Time) (*Grant, error) {
 	if refresh.Empty() {
 		return nil, LoginRequired(c.s.Server, "no refresh token")
 	}
@@ -139,7 +144,7 @@ func (c *Client) RefreshGrant(ctx context.Context, refresh secret.Value) (*Grant
 	var g *Grant
 	err := c.withRetries(ctx, OpFetch, func(ctx context.Context) error {
 		var err error
-		g, err = c.tokenRequest(ctx, form, refresh.Reveal())
+		g, err = c.tokenRequest(ctx, now, form, refresh.Reveal())
 		return err
 	})
 	if err != nil {
@@ -158,7 +163,7 @@ func (c *Client) RefreshGrant(ctx context.Context, refresh secret.Value) (*Grant
 // tokenRequest posts form to the token endpoint with the client's
 // authentication and reads the answer. hide are values never to repeat in
 // an error.
-func (c *Client) tokenRequest(ctx context.Context, form url.Values, hide ...string) (*Grant, error) {
+func (c *Client) tokenRequest(ctx context.Context, now func() time.Time, form url.Values, hide ...string) (*Grant, error) {
 	basic := c.s.AuthStyle == AuthStyleBasic && !c.s.ClientSecret.Empty()
 	if !basic {
 		form.Set("client_id", c.s.ClientID)
@@ -175,7 +180,7 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values, hide ...stri
 	if basic {
 		req.SetBasicAuth(url.QueryEscape(c.s.ClientID), url.QueryEscape(c.s.ClientSecret.Reveal()))
 	}
-	sent := c.opts.now()
+	sent := now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.transportError(ctx, OpFetch, err, &responseInfo{})

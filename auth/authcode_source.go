@@ -132,7 +132,7 @@ func (s *AuthCodeSource) Token(ctx context.Context, force bool) (*Token, error) 
 	if t := g.Token; t != nil && s.now().Before(s.c.RefreshAt(t)) && (!force || t.ObtainedAt.After(start)) {
 		return t, nil
 	}
-	ng, err := s.c.RefreshGrant(ctx, g.Refresh)
+	ng, err := s.c.refreshGrant(ctx, g.Refresh, s.now)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,364 @@
+// Package authtest is a real authorization server and protected MCP endpoint
+// for tests of the authorization-code grant: an httptest TLS server with
+// RFC 9728 and RFC 8414 metadata, dynamic client registration (RFC 7591), an
+// authorization endpoint that approves at once (redirecting straight back
+// with a code, as a user clicking "allow" would), a token endpoint for
+// authorization_code (PKCE S256 verified) and refresh_token (rotated: a used
+// refresh token is refused), RFC 7009 revocation, and a Streamable HTTP MCP
+// endpoint that answers only a valid, unexpired access token.
+package authtest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// CanaryPrefix starts every refresh token the server issues, so that tests
+// can look for them where they must not be.
+const CanaryPrefix = "rt-CANARY-"
+
+// TB is the part of testing.TB the server needs.
+type TB interface {
+	Helper()
+	TempDir() string
+	Cleanup(func())
+	Fatalf(string, ...any)
+}
+
+// AS is the server. Its fields may be changed before the first request.
+type AS struct {
+	*httptest.Server
+	CAFile string // PEM of the server's certificate
+	// AccessTTL is the lifetime of access tokens (expires_in).
+	AccessTTL time.Duration
+	// RefreshDelay holds each refresh request this long (concurrency tests).
+	RefreshDelay time.Duration
+	// Scopes are advertised as scopes_supported.
+	Scopes []string
+
+	mu        sync.Mutex
+	clients   map[string][]string // client_id -> redirect URIs
+	codes     map[string]*codeGrant
+	access    map[string]accessToken
+	refresh   map[string]string // live refresh token -> client_id
+	issuedRT  []string
+	refreshes int
+	revoked   int
+	authReqs  []url.Values
+	tokenReqs []url.Values
+}
+
+type codeGrant struct {
+	clientID, redirect, challenge, resource, scope string
+}
+
+type accessToken struct {
+	expires time.Time
+	scope   string
+}
+
+// New starts the server; it is closed when the test ends.
+func New(t TB) *AS {
+	t.Helper()
+	as := &AS{
+		AccessTTL: time.Hour, Scopes: []string{"mcp.read", "mcp.write"},
+		clients: map[string][]string{}, codes: map[string]*codeGrant{}, access: map[string]accessToken{}, refresh: map[string]string{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", as.prm)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", as.meta)
+	mux.HandleFunc("POST /register", as.register)
+	mux.HandleFunc("GET /authorize", as.authorize)
+	mux.HandleFunc("POST /token", as.token)
+	mux.HandleFunc("POST /revoke", as.revoke)
+	mux.HandleFunc("/mcp", as.mcp)
+	as.Server = httptest.NewUnstartedServer(mux)
+	as.Config.ErrorLog = log.New(io.Discard, "", 0)
+	as.StartTLS()
+	t.Cleanup(as.Close)
+	as.CAFile = filepath.Join(t.TempDir(), "as-ca.pem")
+	if err := os.WriteFile(as.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: as.Certificate().Raw}), 0o644); err != nil {
+		t.Fatalf("write CA: %v", err)
+	}
+	return as
+}
+
+// MCPURL is the protected MCP endpoint (the resource).
+func (as *AS) MCPURL() string { return as.URL + "/mcp" }
+
+// Refreshes counts refresh_token grants that were answered with tokens.
+func (as *AS) Refreshes() int { as.mu.Lock(); defer as.mu.Unlock(); return as.refreshes }
+
+// Revoked counts revocation requests for a known token.
+func (as *AS) Revoked() int { as.mu.Lock(); defer as.mu.Unlock(); return as.revoked }
+
+// IssuedRefreshTokens lists every refresh token issued so far.
+func (as *AS) IssuedRefreshTokens() []string {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return append([]string(nil), as.issuedRT...)
+}
+
+// AuthRequests are the query parameters of every authorization request.
+func (as *AS) AuthRequests() []url.Values {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return append([]url.Values(nil), as.authReqs...)
+}
+
+// TokenRequests are the forms of every token request.
+func (as *AS) TokenRequests() []url.Values {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return append([]url.Values(nil), as.tokenReqs...)
+}
+
+// RevokeAllRefresh makes every refresh token invalid (the user revoked the
+// app at the provider).
+func (as *AS) RevokeAllRefresh() {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	as.refresh = map[string]string{}
+}
+
+// Clients is the number of registered clients.
+func (as *AS) Clients() int { as.mu.Lock(); defer as.mu.Unlock(); return len(as.clients) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func oauthErr(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func random(prefix string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func (as *AS) prm(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, 200, map[string]any{"resource": as.MCPURL(), "authorization_servers": []string{as.URL}, "scopes_supported": as.Scopes})
+}
+
+func (as *AS) meta(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"issuer":                                as.URL,
+		"authorization_endpoint":                as.URL + "/authorize",
+		"token_endpoint":                        as.URL + "/token",
+		"registration_endpoint":                 as.URL + "/register",
+		"revocation_endpoint":                   as.URL + "/revoke",
+		"response_types_supported":              []string{"code"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"none"},
+		"scopes_supported":                      as.Scopes,
+	})
+}
+
+func (as *AS) register(w http.ResponseWriter, r *http.Request) {
+	var m struct {
+		RedirectURIs []string `json:"redirect_uris"`
+		AuthMethod   string   `json:"token_endpoint_auth_method"`
+		GrantTypes   []string `json:"grant_types"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&m); err != nil || len(m.RedirectURIs) == 0 {
+		oauthErr(w, 400, "invalid_client_metadata", "redirect_uris required")
+		return
+	}
+	if m.AuthMethod != "none" {
+		oauthErr(w, 400, "invalid_client_metadata", "only public clients")
+		return
+	}
+	for _, u := range m.RedirectURIs {
+		if !strings.HasPrefix(u, "http://127.0.0.1:") {
+			oauthErr(w, 400, "invalid_redirect_uri", "loopback only")
+			return
+		}
+	}
+	id := random("client-")
+	as.mu.Lock()
+	as.clients[id] = m.RedirectURIs
+	as.mu.Unlock()
+	writeJSON(w, 201, map[string]any{"client_id": id, "redirect_uris": m.RedirectURIs, "token_endpoint_auth_method": "none",
+		"grant_types": m.GrantTypes})
+}
+
+func (as *AS) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	as.mu.Lock()
+	as.authReqs = append(as.authReqs, q)
+	uris, known := as.clients[q.Get("client_id")]
+	as.mu.Unlock()
+	redirect := q.Get("redirect_uri")
+	ok := false
+	for _, u := range uris {
+		ok = ok || u == redirect
+	}
+	if !known || !ok {
+		http.Error(w, "unknown client or redirect_uri", 400)
+		return
+	}
+	fail := func(code string) {
+		http.Redirect(w, r, redirect+"?error="+code+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+	}
+	switch {
+	case q.Get("response_type") != "code":
+		fail("unsupported_response_type")
+		return
+	case q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
+		fail("invalid_request")
+		return
+	case q.Get("resource") != as.MCPURL():
+		fail("invalid_target")
+		return
+	}
+	code := random("code-")
+	as.mu.Lock()
+	as.codes[code] = &codeGrant{clientID: q.Get("client_id"), redirect: redirect, challenge: q.Get("code_challenge"),
+		resource: q.Get("resource"), scope: q.Get("scope")}
+	as.mu.Unlock()
+	http.Redirect(w, r, redirect+"?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+}
+
+func (as *AS) issue(w http.ResponseWriter, clientID, scope string) {
+	at, rt := random("at-"), random(CanaryPrefix)
+	as.mu.Lock()
+	as.access[at] = accessToken{expires: time.Now().Add(as.AccessTTL), scope: scope}
+	as.refresh[rt] = clientID
+	as.issuedRT = append(as.issuedRT, rt)
+	as.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": int(as.AccessTTL / time.Second),
+		"refresh_token": rt, "scope": scope})
+}
+
+func (as *AS) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		oauthErr(w, 400, "invalid_request", "form")
+		return
+	}
+	f := r.PostForm
+	as.mu.Lock()
+	as.tokenReqs = append(as.tokenReqs, f)
+	_, known := as.clients[f.Get("client_id")]
+	as.mu.Unlock()
+	if !known {
+		oauthErr(w, 401, "invalid_client", "unknown client")
+		return
+	}
+	if f.Get("resource") != as.MCPURL() {
+		oauthErr(w, 400, "invalid_target", "resource")
+		return
+	}
+	switch f.Get("grant_type") {
+	case "authorization_code":
+		as.mu.Lock()
+		g := as.codes[f.Get("code")]
+		delete(as.codes, f.Get("code")) // good once
+		as.mu.Unlock()
+		sum := sha256.Sum256([]byte(f.Get("code_verifier")))
+		switch {
+		case g == nil || g.clientID != f.Get("client_id") || g.redirect != f.Get("redirect_uri"):
+			oauthErr(w, 400, "invalid_grant", "code")
+		case base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
+			oauthErr(w, 400, "invalid_grant", "PKCE verification failed")
+		default:
+			as.issue(w, g.clientID, g.scope)
+		}
+	case "refresh_token":
+		time.Sleep(as.RefreshDelay)
+		rt := f.Get("refresh_token")
+		as.mu.Lock()
+		owner, live := as.refresh[rt]
+		delete(as.refresh, rt) // rotated: good once
+		if live && owner == f.Get("client_id") {
+			as.refreshes++
+		}
+		as.mu.Unlock()
+		if !live || owner != f.Get("client_id") {
+			oauthErr(w, 400, "invalid_grant", "refresh token not valid")
+			return
+		}
+		as.issue(w, owner, strings.Join(as.Scopes, " "))
+	default:
+		oauthErr(w, 400, "unsupported_grant_type", f.Get("grant_type"))
+	}
+}
+
+func (as *AS) revoke(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	tok := r.PostForm.Get("token")
+	as.mu.Lock()
+	if _, ok := as.refresh[tok]; ok {
+		delete(as.refresh, tok)
+		as.revoked++
+	}
+	if _, ok := as.access[tok]; ok {
+		delete(as.access, tok)
+		as.revoked++
+	}
+	as.mu.Unlock()
+	w.WriteHeader(200)
+}
+
+// mcp is a minimal Streamable HTTP MCP server (JSON answers, no sessions)
+// with one tool, whoami, behind bearer-token checks.
+func (as *AS) mcp(w http.ResponseWriter, r *http.Request) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	as.mu.Lock()
+	at, ok := as.access[tok]
+	as.mu.Unlock()
+	if !ok || time.Now().After(at.expires) {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, as.URL))
+		http.Error(w, "invalid_token", http.StatusUnauthorized)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+		http.Error(w, "bad json", 400)
+		return
+	}
+	if len(msg.ID) == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	var result any
+	switch msg.Method {
+	case "initialize":
+		result = map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{"tools": map[string]any{}},
+			"serverInfo": map[string]any{"name": "authtest", "version": "1"}}
+	case "tools/list":
+		result = map[string]any{"tools": []any{map[string]any{"name": "whoami", "inputSchema": map[string]any{"type": "object"}}}}
+	case "tools/call":
+		result = map[string]any{"content": []any{map[string]any{"type": "text", "text": "signed in as alice (" + at.scope + ")"}}}
+	default:
+		result = map[string]any{}
+	}
+	writeJSON(w, 200, map[string]any{"jsonrpc": "2.0", "id": msg.ID, "result": result})
+}
