@@ -1,0 +1,145 @@
+//go:build unix
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpwrap/mcpwrap/auth/authtest"
+)
+
+// Issue 16: `mcpwrap login` against a real (Go, httptest TLS) authorization
+// server with dynamic registration, PKCE and rotating refresh tokens; the
+// "browser" is curl following the authorization URL and its redirect back to
+// the loopback, as a user clicking "allow" would. Then sessions through
+// `mcpwrap run` (native transport) that outlive the access token several
+// times on the refresh token alone, `logout` (RFC 7009), and the refusal of
+// the next launch with the login hint. The refresh tokens never appear in a
+// file outside the encrypted store, in argv, stderr or the audit log.
+func TestLoginAuthorizationCodeEndToEnd(t *testing.T) {
+	as := authtest.New(t)
+	as.AccessTTL = 2 * time.Second
+
+	dir := t.TempDir()
+	browser := filepath.Join(dir, "browser.sh")
+	if err := os.WriteFile(browser, []byte("#!/bin/sh\nexec curl -sS -L --max-redirs 3 --cacert \"$LOGIN_E2E_CA\" -o /dev/null \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, `[servers.remote]
+url = `+tomlString(as.MCPURL())+`
+transport = "native"
+tls = "oauth"
+[servers.remote.oauth]
+grant = "authorization_code"
+ca = `+tomlString(as.CAFile)+`
+expiry_buffer = "500ms"
+`)
+	state := newStateDir(t)
+	env := map[string]string{"MCPWRAP_STATE_DIR": state, "BROWSER": browser, "LOGIN_E2E_CA": as.CAFile}
+	var stderrs []string
+	scan := startProcScanner(20 * time.Millisecond)
+
+	initLine := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}` + "\n"
+	refused := func(when string) {
+		t.Helper()
+		r := runMcpwrap(t, env, strings.NewReader(initLine), 30*time.Second, "--config", cfg, "run", "remote")
+		stderrs = append(stderrs, r.Stderr)
+		var resp struct {
+			Error struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(strings.SplitN(r.Stdout, "\n", 2)[0]), &resp); err != nil {
+			t.Fatalf("%s: stdout %q: %v", when, r.Stdout, err)
+		}
+		if r.Code != 77 || resp.Error.Code != -32041 || !strings.Contains(resp.Error.Message, "run: mcpwrap login remote") ||
+			!strings.Contains(r.Stderr, "mcpwrap: hint: run: mcpwrap login remote") {
+			t.Fatalf("%s: exit %d, answer %+v, stderr:\n%s\nwant exit 77, -32041 and the login hint", when, r.Code, resp.Error, r.Stderr)
+		}
+	}
+	refused("before login")
+
+	r := runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "remote")
+	stderrs = append(stderrs, r.Stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "signed in to remote") || !strings.Contains(r.Stderr, as.URL+"/authorize?") {
+		t.Fatalf("login: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if as.Clients() != 1 {
+		t.Fatalf("%d clients registered, want 1", as.Clients())
+	}
+
+	// A session that lasts over three access-token lifetimes.
+	spec := wrapSpec(t, cfg, state, "remote", nil,
+		stepCall("whoami", map[string]any{}), stepSleep(2500*time.Millisecond),
+		stepCall("whoami", map[string]any{}), stepSleep(2500*time.Millisecond),
+		stepCall("whoami", map[string]any{}), stepSleep(2500*time.Millisecond),
+		stepCall("whoami", map[string]any{}))
+	run := runClientRaw(t, spec)
+	stderrs = append(stderrs, run.Stderr)
+	var calls []StepResult
+	for _, s := range run.Steps {
+		if s.Op == "callTool" {
+			calls = append(calls, s)
+		}
+	}
+	if !run.Init.OK || len(calls) != 4 {
+		t.Fatalf("session: init %+v, %d calls\nstderr:\n%s", run.Init, len(calls), run.Stderr)
+	}
+	for i, s := range calls {
+		if txt := s.mustOK(t).text(t); !strings.Contains(txt, "signed in as alice") {
+			t.Fatalf("step %d: %q", i, txt)
+		}
+	}
+	if n := as.Refreshes(); n < 3 {
+		t.Fatalf("%d refreshes over the session, want at least 3 (the access token lives 2s)", n)
+	}
+	// A second launch uses the rotated refresh token stored by the first.
+	run = runClientRaw(t, wrapSpec(t, cfg, state, "remote", nil, stepCall("whoami", map[string]any{})))
+	stderrs = append(stderrs, run.Stderr)
+	if !run.Init.OK || len(run.Steps) != 1 || !run.Steps[0].OK {
+		t.Fatalf("second session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
+	}
+
+	audit := mustRun(t, env, "--config", cfg, "audit", "--json")
+	r = mustRun(t, env, "--config", cfg, "logout", "remote")
+	stderrs = append(stderrs, r.Stderr)
+	if !strings.Contains(r.Stdout, "signed out of remote (revoked at "+as.URL+"/revoke)") || as.Revoked() != 1 {
+		t.Fatalf("logout: %q, %d revoked", r.Stdout, as.Revoked())
+	}
+	refused("after logout")
+	cmdlines, scans := scan.finish()
+
+	rts := as.IssuedRefreshTokens()
+	if len(rts) < 4 {
+		t.Fatalf("only %d refresh tokens issued", len(rts))
+	}
+	places := map[string]string{"audit log": audit.Stdout, "argv": strings.Join(cmdlines, "\n"), "stderr": strings.Join(stderrs, "\n")}
+	for _, root := range []string{state, filepath.Dir(cfg)} {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				places[p] = string(b)
+			}
+			return nil
+		})
+	}
+	if _, ok := places[filepath.Join(state, "state.db")]; !ok {
+		t.Fatalf("no state.db under %s: the file check looked at the wrong place", state)
+	}
+	for where, text := range places {
+		for _, rt := range rts {
+			if strings.Contains(text, rt) || strings.Contains(text, authtest.CanaryPrefix) {
+				t.Errorf("a refresh token is in %s", where)
+			}
+		}
+	}
+	if scans < 10 {
+		t.Errorf("the process scanner ran only %d times", scans)
+	}
+}
