@@ -70,6 +70,7 @@ expiry_buffer = "500ms"
 	if r.Code != 0 || !strings.Contains(r.Stdout, "signed in to remote") || !strings.Contains(r.Stderr, as.URL+"/authorize?") {
 		t.Fatalf("login: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
+	t.Logf("login stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	if as.Clients() != 1 {
 		t.Fatalf("%d clients registered, want 1", as.Clients())
 	}
@@ -112,6 +113,7 @@ expiry_buffer = "500ms"
 	if !strings.Contains(r.Stdout, "signed out of remote (revoked at "+as.URL+"/revoke)") || as.Revoked() != 1 {
 		t.Fatalf("logout: %q, %d revoked", r.Stdout, as.Revoked())
 	}
+	t.Logf("logout: %s", r.Stdout)
 	refused("after logout")
 	cmdlines, scans := scan.finish()
 
