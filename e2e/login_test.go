@@ -22,8 +22,20 @@ import (
 // the next launch with the login hint. The refresh tokens never appear in a
 // file outside the encrypted store, in argv, stderr or the audit log.
 func TestLoginAuthorizationCodeEndToEnd(t *testing.T) {
+	t.Run("native", func(t *testing.T) { loginEndToEnd(t, true) })
+	t.Run("mcp-remote", func(t *testing.T) { loginEndToEnd(t, false) })
+}
+
+func loginEndToEnd(t *testing.T, native bool) {
 	as := authtest.New(t)
 	as.AccessTTL = 2 * time.Second
+	transport := `transport = "native"` + "\n" + `tls = "oauth"`
+	if !native {
+		// mcp-remote gets the token as its header; it is restarted with a
+		// fresh one before each expiry, so give it time to start.
+		as.AccessTTL = 4 * time.Second
+		transport = "remote_command = " + tomlList(rmRemoteCommand()...)
+	}
 
 	dir := t.TempDir()
 	browser := filepath.Join(dir, "browser.sh")
@@ -32,12 +44,11 @@ func TestLoginAuthorizationCodeEndToEnd(t *testing.T) {
 	}
 	cfg := writeConfig(t, `[servers.remote]
 url = `+tomlString(as.MCPURL())+`
-transport = "native"
-tls = "oauth"
+`+transport+`
 [servers.remote.oauth]
 grant = "authorization_code"
 ca = `+tomlString(as.CAFile)+`
-expiry_buffer = "500ms"
+expiry_buffer = "1s"
 `)
 	state := newStateDir(t)
 	env := map[string]string{"MCPWRAP_STATE_DIR": state, "BROWSER": browser, "LOGIN_E2E_CA": as.CAFile}
@@ -76,11 +87,13 @@ expiry_buffer = "500ms"
 	}
 
 	// A session that lasts over three access-token lifetimes.
+	pause := stepSleep(as.AccessTTL + 500*time.Millisecond)
 	spec := wrapSpec(t, cfg, state, "remote", nil,
-		stepCall("whoami", map[string]any{}), stepSleep(2500*time.Millisecond),
-		stepCall("whoami", map[string]any{}), stepSleep(2500*time.Millisecond),
-		stepCall("whoami", map[string]any{}), stepSleep(2500*time.Millisecond),
+		stepCall("whoami", map[string]any{}), pause,
+		stepCall("whoami", map[string]any{}), pause,
+		stepCall("whoami", map[string]any{}), pause,
 		stepCall("whoami", map[string]any{}))
+	spec.Env["NODE_EXTRA_CA_CERTS"] = as.CAFile
 	run := runClientRaw(t, spec)
 	stderrs = append(stderrs, run.Stderr)
 	var calls []StepResult
@@ -98,10 +111,12 @@ expiry_buffer = "500ms"
 		}
 	}
 	if n := as.Refreshes(); n < 3 {
-		t.Fatalf("%d refreshes over the session, want at least 3 (the access token lives 2s)", n)
+		t.Fatalf("%d refreshes over the session, want at least 3 (the access token lives %s)", n, as.AccessTTL)
 	}
 	// A second launch uses the rotated refresh token stored by the first.
-	run = runClientRaw(t, wrapSpec(t, cfg, state, "remote", nil, stepCall("whoami", map[string]any{})))
+	spec = wrapSpec(t, cfg, state, "remote", nil, stepCall("whoami", map[string]any{}))
+	spec.Env["NODE_EXTRA_CA_CERTS"] = as.CAFile
+	run = runClientRaw(t, spec)
 	stderrs = append(stderrs, run.Stderr)
 	if !run.Init.OK || len(run.Steps) != 1 || !run.Steps[0].OK {
 		t.Fatalf("second session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
