@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,6 +85,33 @@ expiry_buffer = "1s"
 	t.Logf("login stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	if as.Clients() != 1 {
 		t.Fatalf("%d clients registered, want 1", as.Clients())
+	}
+
+	if native {
+		// Ten launchers at once, the access token expired: one refresh.
+		time.Sleep(as.AccessTTL)
+		as.RefreshDelay = 300 * time.Millisecond
+		before := as.Refreshes()
+		var wg sync.WaitGroup
+		results := make([]CmdResult, 10)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = runMcpwrap(t, env, strings.NewReader(initLine), time.Minute, "--config", cfg, "run", "remote")
+			}()
+		}
+		wg.Wait()
+		as.RefreshDelay = 0
+		for i, r := range results {
+			stderrs = append(stderrs, r.Stderr)
+			if r.Code != 0 || !strings.Contains(r.Stdout, `"serverInfo"`) {
+				t.Fatalf("launcher %d: exit %d\nstdout:\n%s\nstderr:\n%s", i, r.Code, r.Stdout, r.Stderr)
+			}
+		}
+		if n := as.Refreshes() - before; n != 1 {
+			t.Fatalf("10 launchers made %d refreshes, want 1", n)
+		}
 	}
 
 	// A session that lasts over three access-token lifetimes.
