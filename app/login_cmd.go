@@ -444,3 +444,43 @@ func openBrowser(u string) error {
 	go func() { _ = cmd.Wait() }()
 	return nil
 }
+
+// writeSignInNotes prints, for `token status`, one line per server that signs
+// in (only = "" for all): whether it is signed in, and the stored access
+// token's fingerprint and expiry (never a token).
+func (e *env) writeSignInNotes(c *cli.Context, cfg *config.Config, only string) {
+	if cfg == nil {
+		return
+	}
+	var ss *secretstore.Store
+	for _, name := range cfg.ServerNames() {
+		srv := cfg.Servers[name]
+		if !srv.SignsIn() || (only != "" && only != name) {
+			continue
+		}
+		if ss == nil {
+			var err error
+			if ss, err = e.secretStore(c); err != nil {
+				return
+			}
+		}
+		g, err := loadGrant(c.Context, ss, name)
+		switch {
+		case err != nil:
+			fmt.Fprintf(e.io.Stdout, "%s: sign-in unreadable (%s)\n", name, oneLine(err.Error()))
+		case g == nil:
+			fmt.Fprintf(e.io.Stdout, "%s: not signed in (run: mcpwrap login %s)\n", name, name)
+		default:
+			line := fmt.Sprintf("%s: signed in with mcpwrap login (issuer %s, client_id %s)", name, g.Issuer, g.ClientID)
+			if t := g.Token; t != nil {
+				line += fmt.Sprintf("; access token %s expires %s", t.AccessToken.Fingerprint(), t.Expiry.Local().Format(time.RFC3339))
+			}
+			if g.Refresh.Empty() {
+				line += "; no refresh token (login again when it expires)"
+			} else {
+				line += "; refresh token kept encrypted"
+			}
+			fmt.Fprintln(e.io.Stdout, line)
+		}
+	}
+}

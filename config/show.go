@@ -157,7 +157,7 @@ type showServer struct {
 
 type showOAuth struct {
 	Version        string            `toml:"version"`
-	ClientID       string            `toml:"client_id"`
+	ClientID       string            `toml:"client_id,omitempty"`
 	ClientSecret   string            `toml:"client_secret,omitempty"`
 	TokenURL       string            `toml:"token_url,omitempty"`
 	Scopes         []string          `toml:"scopes,omitempty"`

@@ -83,6 +83,9 @@ expiry_buffer = "1s"
 		t.Fatalf("login: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	t.Logf("login stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	if st := mustRun(t, env, "--config", cfg, "token", "status", "remote"); !strings.Contains(st.Stdout, "remote: signed in with mcpwrap login (issuer "+as.URL) {
+		t.Fatalf("token status after login:\n%s", st.Stdout)
+	}
 	if as.Clients() != 1 {
 		t.Fatalf("%d clients registered, want 1", as.Clients())
 	}
@@ -157,6 +160,9 @@ expiry_buffer = "1s"
 		t.Fatalf("logout: %q, %d revoked", r.Stdout, as.Revoked())
 	}
 	t.Logf("logout: %s", r.Stdout)
+	if st := mustRun(t, env, "--config", cfg, "token", "status"); !strings.Contains(st.Stdout, "remote: not signed in (run: mcpwrap login remote)") {
+		t.Fatalf("token status after logout:\n%s", st.Stdout)
+	}
 	refused("after logout")
 	cmdlines, scans := scan.finish()
 
