@@ -194,3 +194,47 @@ expiry_buffer = "1s"
 		t.Errorf("the process scanner ran only %d times", scans)
 	}
 }
+
+// A client registered at the provider beforehand (client_id and a secret in
+// the configuration): no dynamic registration, the secret sent with HTTP
+// Basic, any loopback port accepted.
+func TestLoginPreRegisteredClient(t *testing.T) {
+	as := authtest.New(t)
+	as.PreRegister("pre-client", "pre+s3cr:t")
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "client-secret")
+	browser := filepath.Join(dir, "browser.sh")
+	if err := os.WriteFile(secretFile, []byte("pre+s3cr:t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(browser, []byte("#!/bin/sh\nexec curl -sS -L --max-redirs 3 --cacert \"$LOGIN_E2E_CA\" -o /dev/null \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, `[servers.pre]
+url = `+tomlString(as.MCPURL())+`
+transport = "native"
+tls = "oauth"
+[servers.pre.oauth]
+grant = "authorization_code"
+client_id = "pre-client"
+client_secret = `+tomlString("file:"+secretFile)+`
+scopes = ["mcp.read"]
+ca = `+tomlString(as.CAFile)+`
+`)
+	state := newStateDir(t)
+	env := map[string]string{"MCPWRAP_STATE_DIR": state, "BROWSER": browser, "LOGIN_E2E_CA": as.CAFile}
+	r := runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "pre")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "signed in to pre") || strings.Contains(r.Stderr, "registered mcpwrap") {
+		t.Fatalf("login: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if as.Clients() != 1 || as.BasicAuthUsed() != 1 {
+		t.Fatalf("%d clients (want the pre-registered one only), %d Basic-authenticated token requests (want 1)", as.Clients(), as.BasicAuthUsed())
+	}
+	if q := as.AuthRequests()[0]; q.Get("client_id") != "pre-client" || q.Get("scope") != "mcp.read" {
+		t.Fatalf("authorization request %v", q)
+	}
+	run := runClientRaw(t, wrapSpec(t, cfg, state, "pre", nil, stepCall("whoami", map[string]any{})))
+	if !run.Init.OK || len(run.Steps) != 1 || !strings.Contains(run.Steps[0].mustOK(t).text(t), "signed in as alice (mcp.read)") {
+		t.Fatalf("session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
+	}
+}

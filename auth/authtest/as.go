@@ -53,6 +53,8 @@ type AS struct {
 
 	mu        sync.Mutex
 	clients   map[string][]string // client_id -> redirect URIs
+	secrets   map[string]string   // client_id -> secret of a pre-registered confidential client
+	basicUsed int
 	codes     map[string]*codeGrant
 	access    map[string]accessToken
 	refresh   map[string]string // live refresh token -> client_id
@@ -77,7 +79,7 @@ func New(t TB) *AS {
 	t.Helper()
 	as := &AS{
 		AccessTTL: time.Hour, Scopes: []string{"mcp.read", "mcp.write"},
-		clients: map[string][]string{}, codes: map[string]*codeGrant{}, access: map[string]accessToken{}, refresh: map[string]string{},
+		clients: map[string][]string{}, secrets: map[string]string{}, codes: map[string]*codeGrant{}, access: map[string]accessToken{}, refresh: map[string]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", as.prm)
@@ -134,6 +136,36 @@ func (as *AS) RevokeAllRefresh() {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	as.refresh = map[string]string{}
+}
+
+// PreRegister adds a confidential client registered beforehand (no dynamic
+// registration): it authenticates with HTTP Basic or the form, and any
+// 127.0.0.1 port is accepted in its redirect URI (RFC 8252 §7.3).
+func (as *AS) PreRegister(id, secret string) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	as.clients[id] = []string{"http://127.0.0.1:*/callback"}
+	as.secrets[id] = secret
+}
+
+// BasicAuthUsed counts token requests that authenticated with HTTP Basic.
+func (as *AS) BasicAuthUsed() int { as.mu.Lock(); defer as.mu.Unlock(); return as.basicUsed }
+
+// redirectOK reports whether uri is one of the registered ones ("*" stands
+// for any port).
+func redirectOK(registered []string, uri string) bool {
+	for _, u := range registered {
+		if u == uri {
+			return true
+		}
+		if pre, post, ok := strings.Cut(u, "*"); ok && strings.HasPrefix(uri, pre) && strings.HasSuffix(uri, post) {
+			port := strings.TrimSuffix(strings.TrimPrefix(uri, pre), post)
+			if port != "" && strings.Trim(port, "0123456789") == "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Clients is the number of registered clients.
@@ -210,11 +242,7 @@ func (as *AS) authorize(w http.ResponseWriter, r *http.Request) {
 	uris, known := as.clients[q.Get("client_id")]
 	as.mu.Unlock()
 	redirect := q.Get("redirect_uri")
-	ok := false
-	for _, u := range uris {
-		ok = ok || u == redirect
-	}
-	if !known || !ok {
+	if !known || !redirectOK(uris, redirect) {
 		http.Error(w, "unknown client or redirect_uri", 400)
 		return
 	}
@@ -257,12 +285,22 @@ func (as *AS) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	if id, sec, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(id)
+		sec, _ = url.QueryUnescape(sec)
+		f.Set("client_id", id)
+		f.Set("client_secret", sec)
+		as.mu.Lock()
+		as.basicUsed++
+		as.mu.Unlock()
+	}
 	as.mu.Lock()
 	as.tokenReqs = append(as.tokenReqs, f)
 	_, known := as.clients[f.Get("client_id")]
+	want, confidential := as.secrets[f.Get("client_id")]
 	as.mu.Unlock()
-	if !known {
-		oauthErr(w, 401, "invalid_client", "unknown client")
+	if !known || (confidential && f.Get("client_secret") != want) {
+		oauthErr(w, 401, "invalid_client", "unknown client or wrong secret")
 		return
 	}
 	if f.Get("resource") != as.MCPURL() {
