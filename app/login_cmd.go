@@ -107,9 +107,18 @@ func (e *env) login(c *cli.Context, name string) error {
 		return err
 	}
 	e.maskLogsFor(ctx, srv, nil)
-	d, err := auth.Discover(ctx, auth.DiscoverRequest{
+	dreq := auth.DiscoverRequest{
 		Server: srv.Name, URL: srv.URL, EnforceHTTPS: srv.OAuth.EnforceHTTPS, CA: srv.OAuth.CA, Issuer: srv.OAuth.Issuer, Refresh: true,
-	}, st)
+	}
+	// What the server tells a client without a token: where its metadata is
+	// and which scopes it wants. A server that does not answer is no reason
+	// to stop: discovery tries the well-known locations.
+	challenge, perr := auth.Probe(ctx, dreq)
+	if perr != nil {
+		e.log.Debug("login: the unauthenticated probe of the server failed: " + oneLine(perr.Error()))
+	}
+	dreq.Challenge = challenge
+	d, err := auth.Discover(ctx, dreq, st)
 	if err != nil {
 		return authErr(err)
 	}
@@ -123,6 +132,9 @@ func (e *env) login(c *cli.Context, name string) error {
 	scopes := c.StringSlice("scope")
 	if len(scopes) == 0 {
 		scopes = srv.OAuth.Scopes
+	}
+	if len(scopes) == 0 {
+		scopes = auth.ChallengeScopes(challenge)
 	}
 	if len(scopes) == 0 {
 		scopes = d.ScopesSupported

@@ -266,3 +266,54 @@ func (c *Client) RevokeRefresh(ctx context.Context, refresh secret.Value) error 
 		return c.httpError(OpRevoke, resp.StatusCode, rerr.Code, rerr.Description, resp.Header.Get("Content-Type"), resp.Header, refresh.Reveal())
 	})
 }
+
+// Probe sends the MCP server an unauthenticated initialize, as a client
+// without a token would, and returns the WWW-Authenticate header of its 401
+// ("" when it answers otherwise). Its resource_metadata and scope guide
+// discovery and the scopes to request (MCP authorization, scope selection).
+func Probe(ctx context.Context, req DiscoverRequest, opts ...DiscoverOption) (string, error) {
+	o := discoverOptions{timeout: DefaultAttemptTimeout}
+	for _, f := range opts {
+		f(&o)
+	}
+	d := &discoverer{req: req, o: o}
+	if err := d.checkURL(req.URL); err != nil {
+		return "", err
+	}
+	hc, err := d.httpClient()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	body := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"mcpwrap","version":"login"}}}`
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, req.URL, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json, text/event-stream")
+	r.Header.Set("User-Agent", "mcpwrap")
+	resp, err := hc.Do(r)
+	if err != nil {
+		return "", scrubURLError(err)
+	}
+	drain(resp.Body, 64<<10)
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", nil
+	}
+	return strings.Join(resp.Header.Values("WWW-Authenticate"), ", "), nil
+}
+
+// ChallengeScopes reads the scope of a Bearer challenge (RFC 6750 §3), nil
+// when it names none.
+func ChallengeScopes(h string) []string {
+	for _, ch := range parseChallenges(h) {
+		if strings.EqualFold(ch.scheme, "bearer") {
+			if v := ch.params["scope"]; v != "" {
+				return strings.Fields(v)
+			}
+		}
+	}
+	return nil
+}

@@ -266,3 +266,18 @@ func TestAuthCodeSourceSingleFlight(t *testing.T) {
 		t.Fatalf("%d refreshes reached the server, want 1", n)
 	}
 }
+
+func TestProbeReadsTheChallenge(t *testing.T) {
+	as := authtest.New(t)
+	as.ChallengeScope = "mcp.write files:read"
+	h, err := auth.Probe(context.Background(), auth.DiscoverRequest{Server: "s", URL: as.MCPURL(), EnforceHTTPS: true, CA: as.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := auth.ChallengeScopes(h); strings.Join(got, " ") != "mcp.write files:read" {
+		t.Fatalf("scopes of %q: %q", h, got)
+	}
+	if auth.ChallengeScopes(`Bearer realm="x"`) != nil || auth.ChallengeScopes(`Basic scope="a"`) != nil {
+		t.Fatal("scopes read from a challenge without a Bearer scope")
+	}
+}

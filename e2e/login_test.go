@@ -30,6 +30,7 @@ func TestLoginAuthorizationCodeEndToEnd(t *testing.T) {
 func loginEndToEnd(t *testing.T, native bool) {
 	as := authtest.New(t)
 	as.AccessTTL = 2 * time.Second
+	as.ChallengeScope = "mcp.read" // no scopes configured: the 401 challenge's are requested
 	transport := `transport = "native"` + "\n" + `tls = "oauth"`
 	if !native {
 		// mcp-remote gets the token as its header; it is restarted with a
@@ -88,6 +89,9 @@ expiry_buffer = "1s"
 	}
 	if as.Clients() != 1 {
 		t.Fatalf("%d clients registered, want 1", as.Clients())
+	}
+	if q := as.AuthRequests()[0]; q.Get("scope") != "mcp.read" || q.Get("resource") != as.MCPURL() || q.Get("code_challenge_method") != "S256" {
+		t.Fatalf("authorization request %v: want the challenge's scope, the resource and S256", q)
 	}
 
 	if native {

@@ -50,6 +50,9 @@ type AS struct {
 	RefreshDelay time.Duration
 	// Scopes are advertised as scopes_supported.
 	Scopes []string
+	// ChallengeScope, when set, is the scope of the MCP endpoint's 401
+	// challenge.
+	ChallengeScope string
 
 	mu        sync.Mutex
 	clients   map[string][]string // client_id -> redirect URIs
@@ -366,7 +369,11 @@ func (as *AS) mcp(w http.ResponseWriter, r *http.Request) {
 	at, ok := as.access[tok]
 	as.mu.Unlock()
 	if !ok || time.Now().After(at.expires) {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, as.URL))
+		ch := fmt.Sprintf(`Bearer error="invalid_token", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, as.URL)
+		if as.ChallengeScope != "" {
+			ch += fmt.Sprintf(`, scope="%s"`, as.ChallengeScope)
+		}
+		w.Header().Set("WWW-Authenticate", ch)
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return
 	}
