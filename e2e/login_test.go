@@ -205,6 +205,7 @@ expiry_buffer = "1s"
 func TestLoginPreRegisteredClient(t *testing.T) {
 	as := authtest.New(t)
 	as.PreRegister("pre-client", "pre+s3cr:t")
+	as.AccessTTL = 2 * time.Second
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "client-secret")
 	browser := filepath.Join(dir, "browser.sh")
@@ -240,5 +241,26 @@ ca = `+tomlString(as.CAFile)+`
 	run := runClientRaw(t, wrapSpec(t, cfg, state, "pre", nil, stepCall("whoami", map[string]any{})))
 	if !run.Init.OK || len(run.Steps) != 1 || !strings.Contains(run.Steps[0].mustOK(t).text(t), "signed in as alice (mcp.read)") {
 		t.Fatalf("session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
+	}
+
+	// The user revoked mcpwrap at the provider: once the access token has
+	// expired, the next launch is refused with the login hint, and nothing
+	// opens a browser (BROWSER would log it).
+	as.RevokeAllRefresh()
+	time.Sleep(as.AccessTTL)
+	log := filepath.Join(dir, "browser-opened")
+	spy := filepath.Join(dir, "spy-browser.sh")
+	if err := os.WriteFile(spy, []byte("#!/bin/sh\necho \"$1\" >> "+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env["BROWSER"] = spy
+	initLine := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}` + "\n"
+	r = runMcpwrap(t, env, strings.NewReader(initLine), 30*time.Second, "--config", cfg, "run", "pre")
+	if r.Code != 77 || !strings.Contains(r.Stdout, "-32041") || !strings.Contains(r.Stdout, "run: mcpwrap login pre") ||
+		!strings.Contains(r.Stderr, "refused the refresh token") {
+		t.Fatalf("launch after the provider revoked the refresh token: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if _, err := os.Stat(log); !os.IsNotExist(err) {
+		t.Fatalf("a session opened a browser (%v)", err)
 	}
 }
