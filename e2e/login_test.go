@@ -90,6 +90,16 @@ expiry_buffer = "1s"
 	if as.Clients() != 1 {
 		t.Fatalf("%d clients registered, want 1", as.Clients())
 	}
+	// Signing in again reuses the client registered for this authorization
+	// server (kept in the secret store), on the same loopback port.
+	r2 := runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "remote")
+	stderrs = append(stderrs, r2.Stderr)
+	if r2.Code != 0 || as.Clients() != 1 || strings.Contains(r2.Stderr, "registered mcpwrap") {
+		t.Fatalf("second login: exit %d, %d clients registered (want 1)\n%s", r2.Code, as.Clients(), r2.Stderr)
+	}
+	if a, b := as.AuthRequests()[0].Get("redirect_uri"), as.AuthRequests()[1].Get("redirect_uri"); a != b {
+		t.Errorf("second login redirected to %s, first to %s: want the registered one again", b, a)
+	}
 	if q := as.AuthRequests()[0]; q.Get("scope") != "mcp.read" || q.Get("resource") != as.MCPURL() || q.Get("code_challenge_method") != "S256" {
 		t.Fatalf("authorization request %v: want the challenge's scope, the resource and S256", q)
 	}
