@@ -43,6 +43,7 @@ func loginCommand(e *env) *cli.Command {
 			"token by themselves and never open a browser.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "no-browser", Usage: "only print the URL to open"},
+			&cli.BoolFlag{Name: "device", Usage: "sign in on another device: print a URL and a code (RFC 8628), no browser here"},
 			&cli.StringSliceFlag{Name: "scope", Usage: "scope to request (repeatable); default: oauth.scopes, else what the server supports"},
 			&cli.DurationFlag{Name: "timeout", Value: loginTimeout, Usage: "how long to wait for the sign-in"},
 		},
@@ -122,12 +123,6 @@ func (e *env) login(c *cli.Context, name string) error {
 	if err != nil {
 		return authErr(err)
 	}
-	if d.AuthorizationEndpoint == "" {
-		return withCode(ExitConfig, fmt.Errorf("the authorization server %s of %q has no authorization_endpoint", d.Issuer, name))
-	}
-	if !slices.Contains(d.ChallengeMethods, "S256") {
-		return withCode(ExitConfig, fmt.Errorf("the authorization server %s of %q does not advertise PKCE S256 (code_challenge_methods_supported); mcpwrap will not sign in without it", d.Issuer, name))
-	}
 	settings.ApplyDiscovery(d)
 	scopes := c.StringSlice("scope")
 	if len(scopes) == 0 {
@@ -141,12 +136,21 @@ func (e *env) login(c *cli.Context, name string) error {
 	}
 	settings.Scopes = scopes
 	settings.ValidateScopes = false // the user consents to what the server grants
+	if c.Bool("device") {
+		return e.loginDevice(c, srv, settings, d, ss)
+	}
+	if d.AuthorizationEndpoint == "" {
+		return withCode(ExitConfig, fmt.Errorf("the authorization server %s of %q has no authorization_endpoint", d.Issuer, name))
+	}
+	if !slices.Contains(d.ChallengeMethods, "S256") {
+		return withCode(ExitConfig, fmt.Errorf("the authorization server %s of %q does not advertise PKCE S256 (code_challenge_methods_supported); mcpwrap will not sign in without it", d.Issuer, name))
+	}
 
 	state := auth.NewState()
 	var reg *auth.Registration
 	port := 0
 	if settings.ClientID == "" {
-		if reg, err = loadRegistration(ctx, ss, d.Issuer); err != nil {
+		if reg, err = loadRegistration(ctx, ss, registrationName(d.Issuer)); err != nil {
 			return err
 		}
 		if reg != nil && len(reg.RedirectURIs) > 0 {
@@ -170,7 +174,7 @@ func (e *env) login(c *cli.Context, name string) error {
 			if err != nil {
 				return authErr(err)
 			}
-			if err := saveRegistration(ctx, ss, reg); err != nil {
+			if err := saveRegistration(ctx, ss, registrationName(d.Issuer), reg); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.io.Stderr, "registered mcpwrap as a client of %s (client_id %s)\n", d.Issuer, reg.ClientID)
@@ -209,10 +213,15 @@ func (e *env) login(c *cli.Context, name string) error {
 	if err != nil {
 		return authErr(err)
 	}
+	return e.finishLogin(ctx, ss, name, d, settings.ClientID, g)
+}
+
+// finishLogin stores the grant and says so.
+func (e *env) finishLogin(ctx context.Context, ss *secretstore.Store, name string, d *auth.Discovered, clientID string, g *auth.Grant) error {
 	if g.Refresh.Empty() {
 		e.log.Warn(fmt.Sprintf("the authorization server issued no refresh token: sessions of %q work until the access token expires, then need another login", name))
 	}
-	sg := &auth.StoredGrant{Issuer: d.Issuer, ClientID: settings.ClientID, Token: g.Token, Refresh: g.Refresh}
+	sg := &auth.StoredGrant{Issuer: d.Issuer, ClientID: clientID, Token: g.Token, Refresh: g.Refresh}
 	if err := saveGrant(ctx, ss, name, sg); err != nil {
 		return err
 	}
@@ -252,7 +261,7 @@ func (e *env) logout(c *cli.Context, name string) error {
 		if err == nil && settings.RevocationURL != "" {
 			settings.ClientID = g.ClientID
 			if srv.OAuth.ClientID == "" {
-				if reg, _ := loadRegistration(ctx, ss, g.Issuer); reg != nil && reg.ClientSecret != "" {
+				if reg, _ := registrationFor(ctx, ss, g.Issuer, g.ClientID); reg != nil && reg.ClientSecret != "" {
 					settings.ClientSecret, settings.AuthStyle = secret.New(reg.ClientSecret), auth.AuthStylePost
 				}
 			}
@@ -291,6 +300,23 @@ func registrationName(issuer string) string {
 	return "login-client." + hex.EncodeToString(sum[:8])
 }
 
+// registrationFor is the stored registration of clientID at issuer, or nil.
+func registrationFor(ctx context.Context, ss *secretstore.Store, issuer, clientID string) (*auth.Registration, error) {
+	for _, n := range []string{registrationName(issuer), deviceRegistrationName(issuer)} {
+		reg, err := loadRegistration(ctx, ss, n)
+		if err != nil {
+			return nil, err
+		}
+		if reg != nil && reg.ClientID == clientID {
+			return reg, nil
+		}
+	}
+	return nil, nil
+}
+
+// deviceRegistrationName is the client registered for the device grant.
+func deviceRegistrationName(issuer string) string { return registrationName(issuer) + ".device" }
+
 func loadGrant(ctx context.Context, ss *secretstore.Store, server string) (*auth.StoredGrant, error) {
 	v, err := ss.Get(ctx, grantName(server))
 	if errors.Is(err, secretstore.ErrNotFound) {
@@ -313,8 +339,8 @@ func saveGrant(ctx context.Context, ss *secretstore.Store, server string, g *aut
 	return nil
 }
 
-func loadRegistration(ctx context.Context, ss *secretstore.Store, issuer string) (*auth.Registration, error) {
-	v, err := ss.Get(ctx, registrationName(issuer))
+func loadRegistration(ctx context.Context, ss *secretstore.Store, secretName string) (*auth.Registration, error) {
+	v, err := ss.Get(ctx, secretName)
 	if errors.Is(err, secretstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -322,18 +348,76 @@ func loadRegistration(ctx context.Context, ss *secretstore.Store, issuer string)
 		return nil, secretErr(err)
 	}
 	var r auth.Registration
-	if err := json.Unmarshal([]byte(v.Reveal()), &r); err != nil || r.ClientID == "" || r.Issuer != issuer {
+	if err := json.Unmarshal([]byte(v.Reveal()), &r); err != nil || r.ClientID == "" {
 		return nil, nil // unreadable or not this issuer's: register again
 	}
 	return &r, nil
 }
 
-func saveRegistration(ctx context.Context, ss *secretstore.Store, r *auth.Registration) error {
+func saveRegistration(ctx context.Context, ss *secretstore.Store, secretName string, r *auth.Registration) error {
 	b, _ := json.Marshal(r)
-	if err := ss.Put(ctx, registrationName(r.Issuer), secret.New(string(b))); err != nil {
+	if err := ss.Put(ctx, secretName, secret.New(string(b))); err != nil {
 		return secretErr(err)
 	}
 	return nil
+}
+
+// loginDevice signs in with the device grant (RFC 8628): a URL and a code to
+// enter on any device, while mcpwrap polls. No browser is opened here.
+func (e *env) loginDevice(c *cli.Context, srv *config.Server, settings auth.Settings, d *auth.Discovered, ss *secretstore.Store) error {
+	ctx, name := c.Context, srv.Name
+	if d.DeviceEndpoint == "" {
+		return withCode(ExitConfig, fmt.Errorf("the authorization server %s of %q offers no device authorization (no device_authorization_endpoint)", d.Issuer, name),
+			"sign in without --device")
+	}
+	if settings.ClientID == "" {
+		reg, err := loadRegistration(ctx, ss, deviceRegistrationName(d.Issuer))
+		if err != nil {
+			return err
+		}
+		if reg == nil {
+			reg, err = auth.Register(ctx, auth.RegisterRequest{
+				Server: name, Endpoint: d.RegistrationEndpoint, Issuer: d.Issuer, Device: true,
+				Scopes: settings.Scopes, EnforceHTTPS: srv.OAuth.EnforceHTTPS, CA: srv.OAuth.CA,
+			})
+			if err != nil {
+				return authErr(err)
+			}
+			reg.Issuer = d.Issuer
+			if err := saveRegistration(ctx, ss, deviceRegistrationName(d.Issuer), reg); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.io.Stderr, "registered mcpwrap as a device client of %s (client_id %s)\n", d.Issuer, reg.ClientID)
+		}
+		settings.ClientID = reg.ClientID
+		if reg.ClientSecret != "" {
+			settings.ClientSecret, settings.AuthStyle = secret.New(reg.ClientSecret), auth.AuthStylePost
+		}
+	}
+	client, err := auth.NewClient(settings, auth.WithLogger(e.log), auth.WithProgress(e.retryProgress))
+	if err != nil {
+		return authErr(err)
+	}
+	da, err := client.StartDevice(ctx, d.DeviceEndpoint)
+	if err != nil {
+		return authErr(err)
+	}
+	fmt.Fprintf(e.io.Stderr, "To sign in to %q, open %s on any device and enter the code %s\n", name, da.VerificationURI, da.UserCode)
+	if da.VerificationURIComplete != "" {
+		fmt.Fprintf(e.io.Stderr, "(or open %s)\n", da.VerificationURIComplete)
+	}
+	fmt.Fprintf(e.io.Stderr, "waiting for the approval…\n")
+	wctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	g, err := client.PollDevice(wctx, da)
+	if err != nil {
+		var ae *auth.Error
+		if errors.As(err, &ae) && (ae.Code == "access_denied" || ae.Code == "expired_token") {
+			return withCode(ExitRefused, fmt.Errorf("sign-in to %q: %w", name, err), "run: mcpwrap login --device "+name+" again")
+		}
+		return authErr(err)
+	}
+	return e.finishLogin(ctx, ss, name, d, settings.ClientID, g)
 }
 
 // secretGrantStore is a server's sign-in in the secret store, as an
@@ -395,7 +479,7 @@ func (e *env) authCodeSource(c *cli.Context, srv *config.Server, cache auth.Cach
 		return refusingSource{auth.LoginRequired(srv.Name, "signed in at another authorization server")}, nil
 	}
 	if srv.OAuth.ClientID == "" {
-		if reg, _ := loadRegistration(ctx, ss, g.Issuer); reg != nil && reg.ClientSecret != "" {
+		if reg, _ := registrationFor(ctx, ss, g.Issuer, g.ClientID); reg != nil && reg.ClientSecret != "" {
 			settings.ClientSecret, settings.AuthStyle = secret.New(reg.ClientSecret), auth.AuthStylePost
 			if reg.AuthMethod == "client_secret_basic" {
 				settings.AuthStyle = auth.AuthStyleBasic

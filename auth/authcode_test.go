@@ -238,7 +238,7 @@ func TestAuthCodeSourceSingleFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as.RefreshDelay = 200 * time.Millisecond
+	as.Update(func(as *authtest.AS) { as.RefreshDelay = 200 * time.Millisecond })
 	st, err := store.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -94,6 +94,7 @@ type Discovered struct {
 	// For the authorization-code grant (login); not kept in the cache.
 	AuthorizationEndpoint string
 	RegistrationEndpoint  string   // RFC 7591; "" when the authorization server offers none
+	DeviceEndpoint        string   // RFC 8628 device_authorization_endpoint, or ""
 	ChallengeMethods      []string // code_challenge_methods_supported
 	ScopesSupported       []string // the protected resource's scopes_supported, else the authorization server's
 	FetchedAt             time.Time
@@ -300,6 +301,7 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 
 		AuthorizationEndpoint: as.AuthorizationEndpoint,
 		RegistrationEndpoint:  as.RegistrationEndpoint,
+		DeviceEndpoint:        as.DeviceEndpoint,
 		ChallengeMethods:      slices.Clone(as.ChallengeMethods),
 		ScopesSupported:       slices.Clone(as.ScopesSupported),
 	}
@@ -324,6 +326,7 @@ type authServerMetadata struct {
 
 	AuthorizationEndpoint string   `json:"authorization_endpoint"`
 	RegistrationEndpoint  string   `json:"registration_endpoint"`
+	DeviceEndpoint        string   `json:"device_authorization_endpoint"`
 	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
 	ScopesSupported       []string `json:"scopes_supported"`
 }
@@ -427,7 +430,7 @@ func (d *discoverer) authorizationServer(ctx context.Context, issuer string) (*a
 		if err := d.checkURL(m.TokenEndpoint); err != nil {
 			return nil, err
 		}
-		for _, u := range []string{m.RevocationEndpoint, m.AuthorizationEndpoint, m.RegistrationEndpoint} {
+		for _, u := range []string{m.RevocationEndpoint, m.AuthorizationEndpoint, m.RegistrationEndpoint, m.DeviceEndpoint} {
 			if u == "" {
 				continue
 			}

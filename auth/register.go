@@ -29,7 +29,8 @@ type RegisterRequest struct {
 	Server       string // for errors and hints
 	Endpoint     string // the registration_endpoint
 	Issuer       string // recorded in the Registration
-	RedirectURI  string
+	RedirectURI  string // "" for a device-only client
+	Device       bool   // also the device grant (RFC 8628)
 	Scopes       []string
 	EnforceHTTPS bool
 	CA           string
@@ -59,11 +60,19 @@ func Register(ctx context.Context, r RegisterRequest, opts ...DiscoverOption) (*
 	}
 	meta := map[string]any{
 		"client_name":                "mcpwrap",
-		"redirect_uris":              []string{r.RedirectURI},
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"response_types":             []string{"code"},
 		"token_endpoint_auth_method": "none",
 		"application_type":           "native",
+	}
+	if r.RedirectURI != "" {
+		meta["redirect_uris"] = []string{r.RedirectURI}
+	}
+	if r.Device {
+		meta["grant_types"] = []string{GrantTypeDeviceCode, "refresh_token"}
+		if r.RedirectURI == "" {
+			meta["response_types"] = []string{}
+		}
 	}
 	if len(r.Scopes) > 0 {
 		meta["scope"] = strings.Join(r.Scopes, " ")
@@ -104,7 +113,7 @@ func Register(ctx context.Context, r RegisterRequest, opts ...DiscoverOption) (*
 	}
 	reg := out.Registration
 	reg.Issuer = r.Issuer
-	if len(reg.RedirectURIs) == 0 {
+	if len(reg.RedirectURIs) == 0 && r.RedirectURI != "" {
 		reg.RedirectURIs = []string{r.RedirectURI}
 	}
 	if reg.AuthMethod == "" {

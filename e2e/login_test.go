@@ -107,7 +107,7 @@ expiry_buffer = "1s"
 	if native {
 		// Ten launchers at once, the access token expired: one refresh.
 		time.Sleep(as.AccessTTL)
-		as.RefreshDelay = 300 * time.Millisecond
+		as.Update(func(as *authtest.AS) { as.RefreshDelay = 300 * time.Millisecond })
 		before := as.Refreshes()
 		var wg sync.WaitGroup
 		results := make([]CmdResult, 10)
@@ -119,7 +119,7 @@ expiry_buffer = "1s"
 			}()
 		}
 		wg.Wait()
-		as.RefreshDelay = 0
+		as.Update(func(as *authtest.AS) { as.RefreshDelay = 0 })
 		for i, r := range results {
 			stderrs = append(stderrs, r.Stderr)
 			if r.Code != 0 || !strings.Contains(r.Stdout, `"serverInfo"`) {
@@ -272,5 +272,56 @@ ca = `+tomlString(as.CAFile)+`
 	}
 	if _, err := os.Stat(log); !os.IsNotExist(err) {
 		t.Fatalf("a session opened a browser (%v)", err)
+	}
+}
+
+// `login --device` (RFC 8628): a URL and a code are printed, no browser is
+// opened, mcpwrap polls through authorization_pending until the approval, and
+// sessions then use the tokens like any other sign-in. A denial is refused.
+func TestLoginDevice(t *testing.T) {
+	as := authtest.New(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "browser-opened")
+	spy := filepath.Join(dir, "spy-browser.sh")
+	if err := os.WriteFile(spy, []byte("#!/bin/sh\necho \"$1\" >> "+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, `[servers.dev]
+url = `+tomlString(as.MCPURL())+`
+transport = "native"
+tls = "oauth"
+[servers.dev.oauth]
+grant = "authorization_code"
+scopes = ["mcp.read"]
+ca = `+tomlString(as.CAFile)+`
+`)
+	state := newStateDir(t)
+	env := map[string]string{"MCPWRAP_STATE_DIR": state, "BROWSER": spy}
+	r := runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "--device", "dev")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "open "+as.URL+"/activate on any device and enter the code WDJB-MJHT") ||
+		!strings.Contains(r.Stdout, "signed in to dev") {
+		t.Fatalf("login --device: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if _, err := os.Stat(log); !os.IsNotExist(err) {
+		t.Fatalf("login --device opened a browser (%v)", err)
+	}
+	polls := 0
+	for _, q := range as.TokenRequests() {
+		if q.Get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code" {
+			polls++
+		}
+	}
+	if polls != 2 {
+		t.Fatalf("%d device polls, want 2 (one authorization_pending, then the tokens)", polls)
+	}
+	run := runClientRaw(t, wrapSpec(t, cfg, state, "dev", nil, stepCall("whoami", map[string]any{})))
+	if !run.Init.OK || len(run.Steps) != 1 || !strings.Contains(run.Steps[0].mustOK(t).text(t), "signed in as alice (mcp.read)") {
+		t.Fatalf("session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
+	}
+
+	as.Update(func(as *authtest.AS) { as.DeviceDeny = true })
+	r = runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "--device", "dev")
+	if r.Code != 77 || !strings.Contains(r.Stderr, "access_denied") {
+		t.Fatalf("denied login --device: exit %d\nstderr:\n%s", r.Code, r.Stderr)
 	}
 }

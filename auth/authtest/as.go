@@ -40,7 +40,8 @@ type TB interface {
 	Fatalf(string, ...any)
 }
 
-// AS is the server. Its fields may be changed before the first request.
+// AS is the server. Its fields may be changed before the first request;
+// afterwards only through Update.
 type AS struct {
 	*httptest.Server
 	CAFile string // PEM of the server's certificate
@@ -50,6 +51,8 @@ type AS struct {
 	RefreshDelay time.Duration
 	// Scopes are advertised as scopes_supported.
 	Scopes []string
+	// DeviceDeny makes the user deny device sign-ins.
+	DeviceDeny bool
 	// ChallengeScope, when set, is the scope of the MCP endpoint's 401
 	// challenge.
 	ChallengeScope string
@@ -59,6 +62,7 @@ type AS struct {
 	secrets   map[string]string   // client_id -> secret of a pre-registered confidential client
 	basicUsed int
 	codes     map[string]*codeGrant
+	devices   map[string]*deviceGrant
 	access    map[string]accessToken
 	refresh   map[string]string // live refresh token -> client_id
 	issuedRT  []string
@@ -72,6 +76,11 @@ type codeGrant struct {
 	clientID, redirect, challenge, resource, scope string
 }
 
+type deviceGrant struct {
+	clientID, scope string
+	polls           int
+}
+
 type accessToken struct {
 	expires time.Time
 	scope   string
@@ -82,7 +91,7 @@ func New(t TB) *AS {
 	t.Helper()
 	as := &AS{
 		AccessTTL: time.Hour, Scopes: []string{"mcp.read", "mcp.write"},
-		clients: map[string][]string{}, secrets: map[string]string{}, codes: map[string]*codeGrant{}, access: map[string]accessToken{}, refresh: map[string]string{},
+		clients: map[string][]string{}, secrets: map[string]string{}, codes: map[string]*codeGrant{}, devices: map[string]*deviceGrant{}, access: map[string]accessToken{}, refresh: map[string]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/oauth-protected-resource/mcp", as.prm)
@@ -91,6 +100,7 @@ func New(t TB) *AS {
 	mux.HandleFunc("GET /authorize", as.authorize)
 	mux.HandleFunc("POST /token", as.token)
 	mux.HandleFunc("POST /revoke", as.revoke)
+	mux.HandleFunc("POST /device", as.device)
 	mux.HandleFunc("/mcp", as.mcp)
 	as.Server = httptest.NewUnstartedServer(mux)
 	as.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -101,6 +111,13 @@ func New(t TB) *AS {
 		t.Fatalf("write CA: %v", err)
 	}
 	return as
+}
+
+// Update changes the server's fields while it serves.
+func (as *AS) Update(f func(*AS)) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	f(as)
 }
 
 // MCPURL is the protected MCP endpoint (the resource).
@@ -202,6 +219,7 @@ func (as *AS) meta(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint":                        as.URL + "/token",
 		"registration_endpoint":                 as.URL + "/register",
 		"revocation_endpoint":                   as.URL + "/revoke",
+		"device_authorization_endpoint":         as.URL + "/device",
 		"response_types_supported":              []string{"code"},
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
 		"code_challenge_methods_supported":      []string{"S256"},
@@ -216,7 +234,12 @@ func (as *AS) register(w http.ResponseWriter, r *http.Request) {
 		AuthMethod   string   `json:"token_endpoint_auth_method"`
 		GrantTypes   []string `json:"grant_types"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&m); err != nil || len(m.RedirectURIs) == 0 {
+	err := json.NewDecoder(r.Body).Decode(&m)
+	device := false
+	for _, g := range m.GrantTypes {
+		device = device || g == "urn:ietf:params:oauth:grant-type:device_code"
+	}
+	if err != nil || (len(m.RedirectURIs) == 0 && !device) {
 		oauthErr(w, 400, "invalid_client_metadata", "redirect_uris required")
 		return
 	}
@@ -274,11 +297,12 @@ func (as *AS) authorize(w http.ResponseWriter, r *http.Request) {
 func (as *AS) issue(w http.ResponseWriter, clientID, scope string) {
 	at, rt := random("at-"), random(CanaryPrefix)
 	as.mu.Lock()
-	as.access[at] = accessToken{expires: time.Now().Add(as.AccessTTL), scope: scope}
+	ttl := as.AccessTTL
+	as.access[at] = accessToken{expires: time.Now().Add(ttl), scope: scope}
 	as.refresh[rt] = clientID
 	as.issuedRT = append(as.issuedRT, rt)
 	as.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": int(as.AccessTTL / time.Second),
+	writeJSON(w, 200, map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": int(ttl / time.Second),
 		"refresh_token": rt, "scope": scope})
 }
 
@@ -325,8 +349,32 @@ func (as *AS) token(w http.ResponseWriter, r *http.Request) {
 		default:
 			as.issue(w, g.clientID, g.scope)
 		}
+	case "urn:ietf:params:oauth:grant-type:device_code":
+		as.mu.Lock()
+		g := as.devices[f.Get("device_code")]
+		if g != nil {
+			g.polls++
+		}
+		deny := as.DeviceDeny
+		as.mu.Unlock()
+		switch {
+		case g == nil || g.clientID != f.Get("client_id"):
+			oauthErr(w, 400, "invalid_grant", "device code")
+		case deny:
+			oauthErr(w, 400, "access_denied", "the user said no")
+		case g.polls == 1:
+			oauthErr(w, 400, "authorization_pending", "not yet")
+		default:
+			as.mu.Lock()
+			delete(as.devices, f.Get("device_code"))
+			as.mu.Unlock()
+			as.issue(w, g.clientID, g.scope)
+		}
 	case "refresh_token":
-		time.Sleep(as.RefreshDelay)
+		as.mu.Lock()
+		delay := as.RefreshDelay
+		as.mu.Unlock()
+		time.Sleep(delay)
 		rt := f.Get("refresh_token")
 		as.mu.Lock()
 		owner, live := as.refresh[rt]
@@ -343,6 +391,30 @@ func (as *AS) token(w http.ResponseWriter, r *http.Request) {
 	default:
 		oauthErr(w, 400, "unsupported_grant_type", f.Get("grant_type"))
 	}
+}
+
+// device answers a device authorization request (RFC 8628 §3.2); the user
+// approves after the first poll.
+func (as *AS) device(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f := r.PostForm
+	as.mu.Lock()
+	_, known := as.clients[f.Get("client_id")]
+	as.mu.Unlock()
+	if !known {
+		oauthErr(w, 401, "invalid_client", "unknown client")
+		return
+	}
+	if f.Get("resource") != as.MCPURL() {
+		oauthErr(w, 400, "invalid_target", "resource")
+		return
+	}
+	dc := random("dc-")
+	as.mu.Lock()
+	as.devices[dc] = &deviceGrant{clientID: f.Get("client_id"), scope: f.Get("scope")}
+	as.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"device_code": dc, "user_code": "WDJB-MJHT", "verification_uri": as.URL + "/activate",
+		"verification_uri_complete": as.URL + "/activate?user_code=WDJB-MJHT", "expires_in": 60, "interval": 1})
 }
 
 func (as *AS) revoke(w http.ResponseWriter, r *http.Request) {
@@ -367,11 +439,12 @@ func (as *AS) mcp(w http.ResponseWriter, r *http.Request) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	as.mu.Lock()
 	at, ok := as.access[tok]
+	challengeScope := as.ChallengeScope
 	as.mu.Unlock()
 	if !ok || time.Now().After(at.expires) {
 		ch := fmt.Sprintf(`Bearer error="invalid_token", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, as.URL)
-		if as.ChallengeScope != "" {
-			ch += fmt.Sprintf(`, scope="%s"`, as.ChallengeScope)
+		if challengeScope != "" {
+			ch += fmt.Sprintf(`, scope="%s"`, challengeScope)
 		}
 		w.Header().Set("WWW-Authenticate", ch)
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
