@@ -248,9 +248,22 @@ ca = `+tomlString(as.CAFile)+`
 	if q := as.AuthRequests()[0]; q.Get("client_id") != "pre-client" || q.Get("scope") != "mcp.read" {
 		t.Fatalf("authorization request %v", q)
 	}
-	run := runClientRaw(t, wrapSpec(t, cfg, state, "pre", nil, stepCall("whoami", map[string]any{})))
-	if !run.Init.OK || len(run.Steps) != 1 || !strings.Contains(run.Steps[0].mustOK(t).text(t), "signed in as alice (mcp.read)") {
+	// A tool that needs more scope (403 insufficient_scope): the call is
+	// refused with how to sign in again with it; nothing interactive
+	// happens, and the session goes on.
+	authReqs := len(as.AuthRequests())
+	run := runClientRaw(t, wrapSpec(t, cfg, state, "pre", nil, stepCall("whoami", map[string]any{}),
+		stepCall("admin", map[string]any{}), stepCall("whoami", map[string]any{})))
+	if !run.Init.OK || len(run.Steps) != 3 || !strings.Contains(run.Steps[0].mustOK(t).text(t), "signed in as alice (mcp.read)") {
 		t.Fatalf("session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
+	}
+	if e := run.Steps[1].Error; run.Steps[1].OK || e == nil || e.Code != -32041 ||
+		!strings.Contains(e.Message, "insufficient_scope") || !strings.Contains(e.Message, "run: mcpwrap login pre --scope mcp.read --scope mcp.admin") {
+		t.Fatalf("a call needing more scope: %+v, want -32041 with the login hint", run.Steps[1])
+	}
+	run.Steps[2].mustOK(t)
+	if len(as.AuthRequests()) != authReqs {
+		t.Fatal("a session started an authorization request")
 	}
 
 	// The user revoked mcpwrap at the provider: once the access token has

@@ -457,9 +457,20 @@ func (as *AS) mcp(w http.ResponseWriter, r *http.Request) {
 	var msg struct {
 		ID     json.RawMessage `json:"id"`
 		Method string          `json:"method"`
+		Params struct {
+			Name string `json:"name"`
+		} `json:"params"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
 		http.Error(w, "bad json", 400)
+		return
+	}
+	if msg.Method == "tools/call" && msg.Params.Name == "admin" && !strings.Contains(" "+at.scope+" ", " mcp.admin ") {
+		// The tool needs a scope the token lacks: step-up (MCP authorization,
+		// RFC 6750 §3.1).
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope="%s mcp.admin", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`,
+			at.scope, as.URL))
+		http.Error(w, "insufficient_scope", http.StatusForbidden)
 		return
 	}
 	if len(msg.ID) == 0 {
@@ -472,7 +483,8 @@ func (as *AS) mcp(w http.ResponseWriter, r *http.Request) {
 		result = map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{"tools": map[string]any{}},
 			"serverInfo": map[string]any{"name": "authtest", "version": "1"}}
 	case "tools/list":
-		result = map[string]any{"tools": []any{map[string]any{"name": "whoami", "inputSchema": map[string]any{"type": "object"}}}}
+		result = map[string]any{"tools": []any{map[string]any{"name": "whoami", "inputSchema": map[string]any{"type": "object"}},
+			map[string]any{"name": "admin", "inputSchema": map[string]any{"type": "object"}}}}
 	case "tools/call":
 		result = map[string]any{"content": []any{map[string]any{"type": "text", "text": "signed in as alice (" + at.scope + ")"}}}
 	default:
