@@ -3,8 +3,14 @@
 package e2e
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -336,5 +342,62 @@ ca = `+tomlString(as.CAFile)+`
 	r = runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "--device", "dev")
 	if r.Code != 77 || !strings.Contains(r.Stderr, "access_denied") {
 		t.Fatalf("denied login --device: exit %d\nstderr:\n%s", r.Code, r.Stderr)
+	}
+}
+
+// `login --no-browser` opens nothing and prints the URL; a person (here: an
+// HTTP client) opening it completes the sign-in.
+func TestLoginNoBrowser(t *testing.T) {
+	as := authtest.New(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "browser-opened")
+	spy := filepath.Join(dir, "spy-browser.sh")
+	if err := os.WriteFile(spy, []byte("#!/bin/sh\necho \"$1\" >> "+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, `[servers.nb]
+url = `+tomlString(as.MCPURL())+`
+[servers.nb.oauth]
+grant = "authorization_code"
+ca = `+tomlString(as.CAFile)+`
+`)
+	cmd := exec.Command(mcpwrapBin(t), "--config", cfg, "login", "--no-browser", "nb")
+	cmd.Env = mergeEnv(os.Environ(), map[string]string{"MCPWRAP_STATE_DIR": newStateDir(t), "BROWSER": spy})
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var printed string
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, as.URL+"/authorize?") {
+			printed = l
+			break
+		}
+	}
+	if printed == "" {
+		t.Fatal("login --no-browser printed no authorization URL")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	pool := x509.NewCertPool()
+	pemBytes, _ := os.ReadFile(as.CAFile)
+	pool.AppendCertsFromPEM(pemBytes)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	resp, err := hc.Get(printed)
+	if err != nil {
+		t.Fatalf("following the printed URL: %v", err)
+	}
+	resp.Body.Close()
+	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), "signed in to nb") {
+		t.Fatalf("login --no-browser: %v\n%s", err, stdout.String())
+	}
+	if _, err := os.Stat(log); !os.IsNotExist(err) {
+		t.Fatalf("login --no-browser opened a browser (%v)", err)
 	}
 }
