@@ -38,10 +38,12 @@ func loginEndToEnd(t *testing.T, native bool) {
 	as.AccessTTL = 2 * time.Second
 	as.ChallengeScope = "mcp.read" // no scopes configured: the 401 challenge's are requested
 	transport := `transport = "native"` + "\n" + `tls = "oauth"`
+	buffer, lifetimes := "1s", 3
 	if !native {
-		// mcp-remote gets the token as its header; it is restarted with a
-		// fresh one before each expiry, so give it time to start.
-		as.AccessTTL = 4 * time.Second
+		// mcp-remote gets the token as its header and is restarted with a
+		// fresh one before each expiry: a token handed to it must outlive
+		// its start (seconds on a loaded machine), hence the long buffer.
+		as.AccessTTL, buffer, lifetimes = 10*time.Second, "5s", 2
 		transport = "remote_command = " + tomlList(rmRemoteCommand()...)
 	}
 
@@ -56,7 +58,7 @@ url = `+tomlString(as.MCPURL())+`
 [servers.remote.oauth]
 grant = "authorization_code"
 ca = `+tomlString(as.CAFile)+`
-expiry_buffer = "1s"
+expiry_buffer = `+tomlString(buffer)+`
 `)
 	state := newStateDir(t)
 	env := map[string]string{"MCPWRAP_STATE_DIR": state, "BROWSER": browser, "LOGIN_E2E_CA": as.CAFile}
@@ -137,13 +139,13 @@ expiry_buffer = "1s"
 		}
 	}
 
-	// A session that lasts over three access-token lifetimes.
-	pause := stepSleep(as.AccessTTL + 500*time.Millisecond)
-	spec := wrapSpec(t, cfg, state, "remote", nil,
-		stepCall("whoami", map[string]any{}), pause,
-		stepCall("whoami", map[string]any{}), pause,
-		stepCall("whoami", map[string]any{}), pause,
-		stepCall("whoami", map[string]any{}))
+	// A session that lasts over several access-token lifetimes.
+	steps := []ClientStep{stepCall("whoami", map[string]any{})}
+	for range lifetimes {
+		steps = append(steps, stepSleep(as.AccessTTL+500*time.Millisecond), stepCall("whoami", map[string]any{}))
+	}
+	spec := wrapSpec(t, cfg, state, "remote", nil, steps...)
+	base := as.Refreshes()
 	spec.Env["NODE_EXTRA_CA_CERTS"] = as.CAFile
 	run := runClientRaw(t, spec)
 	stderrs = append(stderrs, run.Stderr)
@@ -153,7 +155,7 @@ expiry_buffer = "1s"
 			calls = append(calls, s)
 		}
 	}
-	if !run.Init.OK || len(calls) != 4 {
+	if !run.Init.OK || len(calls) != lifetimes+1 {
 		t.Fatalf("session: init %+v, %d calls\nstderr:\n%s", run.Init, len(calls), run.Stderr)
 	}
 	for i, s := range calls {
@@ -161,8 +163,8 @@ expiry_buffer = "1s"
 			t.Fatalf("step %d: %q", i, txt)
 		}
 	}
-	if n := as.Refreshes(); n < 3 {
-		t.Fatalf("%d refreshes over the session, want at least 3 (the access token lives %s)", n, as.AccessTTL)
+	if n := as.Refreshes() - base; n < lifetimes {
+		t.Fatalf("%d refreshes over the session, want at least %d (the access token lives %s)", n, lifetimes, as.AccessTTL)
 	}
 	// A second launch uses the rotated refresh token stored by the first.
 	spec = wrapSpec(t, cfg, state, "remote", nil, stepCall("whoami", map[string]any{}))
