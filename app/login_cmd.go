@@ -136,6 +136,14 @@ func (e *env) login(c *cli.Context, name string) error {
 	}
 	settings.Scopes = scopes
 	settings.ValidateScopes = false // the user consents to what the server grants
+	if settings.ClientID == "" && srv.OAuth.ClientMetadataURL != "" {
+		if d.ClientMetadataDocs {
+			// The document's URL is the client_id: nothing to register.
+			settings.ClientID = srv.OAuth.ClientMetadataURL
+		} else {
+			e.log.Info(fmt.Sprintf("the authorization server %s does not support client ID metadata documents; registering a client instead", d.Issuer))
+		}
+	}
 	if c.Bool("device") {
 		return e.loginDevice(c, srv, settings, d, ss)
 	}

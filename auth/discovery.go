@@ -95,6 +95,7 @@ type Discovered struct {
 	AuthorizationEndpoint string
 	RegistrationEndpoint  string   // RFC 7591; "" when the authorization server offers none
 	DeviceEndpoint        string   // RFC 8628 device_authorization_endpoint, or ""
+	ClientMetadataDocs    bool     // client_id_metadata_document_supported
 	ChallengeMethods      []string // code_challenge_methods_supported
 	ScopesSupported       []string // the protected resource's scopes_supported, else the authorization server's
 	FetchedAt             time.Time
@@ -302,6 +303,7 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 		AuthorizationEndpoint: as.AuthorizationEndpoint,
 		RegistrationEndpoint:  as.RegistrationEndpoint,
 		DeviceEndpoint:        as.DeviceEndpoint,
+		ClientMetadataDocs:    as.ClientMetadataDocs,
 		ChallengeMethods:      slices.Clone(as.ChallengeMethods),
 		ScopesSupported:       slices.Clone(as.ScopesSupported),
 	}
@@ -327,6 +329,7 @@ type authServerMetadata struct {
 	AuthorizationEndpoint string   `json:"authorization_endpoint"`
 	RegistrationEndpoint  string   `json:"registration_endpoint"`
 	DeviceEndpoint        string   `json:"device_authorization_endpoint"`
+	ClientMetadataDocs    bool     `json:"client_id_metadata_document_supported"`
 	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
 	ScopesSupported       []string `json:"scopes_supported"`
 }

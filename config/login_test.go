@@ -41,6 +41,16 @@ grant = "password"`, "grant"},
 url = "https://x.example/mcp"
 [servers.a.oauth]
 scopes = ["x"]`, "client_id"},
+		{`[servers.a]
+url = "https://x.example/mcp"
+[servers.a.oauth]
+client_id = "x"
+client_metadata_url = "https://x.example/c.json"`, "client_metadata_url"},
+		{`[servers.a]
+url = "https://x.example/mcp"
+[servers.a.oauth]
+grant = "authorization_code"
+client_metadata_url = "http://x.example/c.json"`, "client_metadata_url"},
 	} {
 		_, _, _, err := loadExplicit(t, tc.body)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

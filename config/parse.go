@@ -90,6 +90,7 @@ type rawOAuth struct {
 	AssertionAudience *string `toml:"assertion_audience"`
 	Issuer            *string `toml:"issuer"`
 	Grant             *string `toml:"grant"`
+	ClientMetadataURL *string `toml:"client_metadata_url"`
 }
 
 type rawMTLS struct {

@@ -182,6 +182,7 @@ type showOAuth struct {
 	AssertionAudience string `toml:"assertion_audience,omitempty"`
 	Issuer            string `toml:"issuer,omitempty"`
 	Grant             string `toml:"grant,omitempty"`
+	ClientMetadataURL string `toml:"client_metadata_url,omitempty"`
 }
 
 type showMTLS struct {
@@ -309,7 +310,7 @@ func toShowServer(s *Server) *showServer {
 		so.PrivateKey, so.SigningAlg, so.KeyID = o.PrivateKey, o.SigningAlg, o.KeyID
 		so.ClientAssertion, so.AssertionAudience, so.Issuer = o.ClientAssertion, o.AssertionAudience, o.Issuer
 		if o.Grant == GrantAuthorizationCode {
-			so.Grant = o.Grant
+			so.Grant, so.ClientMetadataURL = o.Grant, o.ClientMetadataURL
 		}
 		ss.OAuth = so
 	}

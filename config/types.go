@@ -129,6 +129,10 @@ type OAuth struct {
 	// person signs in with `mcpwrap login`; client_id is then optional
 	// (dynamic registration) and so is client_secret. See login.go.
 	Grant string
+	// ClientMetadataURL is the https URL of a client ID metadata document
+	// used as client_id where the authorization server supports it
+	// (grant = "authorization_code" only).
+	ClientMetadataURL string
 }
 
 // MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.

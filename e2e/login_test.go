@@ -403,3 +403,42 @@ ca = `+tomlString(as.CAFile)+`
 		t.Fatalf("login --no-browser opened a browser (%v)", err)
 	}
 }
+
+// client_metadata_url: where the authorization server supports client ID
+// metadata documents, the document's URL is the client_id and nothing is
+// registered; the server fetches the document for the redirect URIs.
+func TestLoginClientMetadataDocument(t *testing.T) {
+	as := authtest.New(t)
+	docURL := as.URL + "/client.json"
+	as.Update(func(as *authtest.AS) {
+		as.ClientMetadata = `{"client_id":"` + docURL + `","client_name":"mcpwrap","redirect_uris":["http://127.0.0.1/callback"],` +
+			`"grant_types":["authorization_code","refresh_token"],"response_types":["code"],"token_endpoint_auth_method":"none"}`
+	})
+	dir := t.TempDir()
+	browser := filepath.Join(dir, "browser.sh")
+	if err := os.WriteFile(browser, []byte("#!/bin/sh\nexec curl -sS -L --max-redirs 3 --cacert \"$LOGIN_E2E_CA\" -o /dev/null \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, `[servers.cimd]
+url = `+tomlString(as.MCPURL())+`
+transport = "native"
+tls = "oauth"
+[servers.cimd.oauth]
+grant = "authorization_code"
+client_metadata_url = `+tomlString(docURL)+`
+ca = `+tomlString(as.CAFile)+`
+`)
+	state := newStateDir(t)
+	env := map[string]string{"MCPWRAP_STATE_DIR": state, "BROWSER": browser, "LOGIN_E2E_CA": as.CAFile}
+	r := runMcpwrap(t, env, nil, time.Minute, "--config", cfg, "login", "cimd")
+	if r.Code != 0 || strings.Contains(r.Stderr, "registered mcpwrap") || !strings.Contains(r.Stdout, "signed in to cimd") {
+		t.Fatalf("login: exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if q := as.AuthRequests()[0]; q.Get("client_id") != docURL || as.Clients() != 1 {
+		t.Fatalf("authorization request client_id %q, %d clients: want the document URL and no registration", q.Get("client_id"), as.Clients())
+	}
+	run := runClientRaw(t, wrapSpec(t, cfg, state, "cimd", nil, stepCall("whoami", map[string]any{})))
+	if !run.Init.OK || len(run.Steps) != 1 || !run.Steps[0].OK {
+		t.Fatalf("session: %+v %+v\n%s", run.Init, run.Steps, run.Stderr)
+	}
+}

@@ -51,6 +51,10 @@ type AS struct {
 	RefreshDelay time.Duration
 	// Scopes are advertised as scopes_supported.
 	Scopes []string
+	// ClientMetadata, when set, is served at /client.json and the server
+	// supports client ID metadata documents: a client_id that is an https
+	// URL is fetched and its redirect_uris used (a loopback one on any port).
+	ClientMetadata string
 	// DeviceDeny makes the user deny device sign-ins.
 	DeviceDeny bool
 	// ChallengeScope, when set, is the scope of the MCP endpoint's 401
@@ -101,6 +105,13 @@ func New(t TB) *AS {
 	mux.HandleFunc("POST /token", as.token)
 	mux.HandleFunc("POST /revoke", as.revoke)
 	mux.HandleFunc("POST /device", as.device)
+	mux.HandleFunc("GET /client.json", func(w http.ResponseWriter, _ *http.Request) {
+		as.mu.Lock()
+		doc := as.ClientMetadata
+		as.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, doc)
+	})
 	mux.HandleFunc("/mcp", as.mcp)
 	as.Server = httptest.NewUnstartedServer(mux)
 	as.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -213,7 +224,11 @@ func (as *AS) prm(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (as *AS) meta(w http.ResponseWriter, _ *http.Request) {
+	as.mu.Lock()
+	cimd := as.ClientMetadata != ""
+	as.mu.Unlock()
 	writeJSON(w, 200, map[string]any{
+		"client_id_metadata_document_supported": cimd,
 		"issuer":                                as.URL,
 		"authorization_endpoint":                as.URL + "/authorize",
 		"token_endpoint":                        as.URL + "/token",
@@ -261,8 +276,39 @@ func (as *AS) register(w http.ResponseWriter, r *http.Request) {
 		"grant_types": m.GrantTypes})
 }
 
+// fetchClientMetadata registers a client ID metadata document's client.
+func (as *AS) fetchClientMetadata(id string) {
+	as.mu.Lock()
+	cimd := as.ClientMetadata != ""
+	_, known := as.clients[id]
+	as.mu.Unlock()
+	if !cimd || known || !strings.HasPrefix(id, as.URL+"/") {
+		return
+	}
+	resp, err := as.Client().Get(id)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		ClientID     string   `json:"client_id"`
+		RedirectURIs []string `json:"redirect_uris"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&doc) != nil || doc.ClientID != id {
+		return
+	}
+	var uris []string
+	for _, u := range doc.RedirectURIs {
+		uris = append(uris, strings.Replace(u, "http://127.0.0.1/", "http://127.0.0.1:*/", 1))
+	}
+	as.mu.Lock()
+	as.clients[id] = uris
+	as.mu.Unlock()
+}
+
 func (as *AS) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	as.fetchClientMetadata(q.Get("client_id"))
 	as.mu.Lock()
 	as.authReqs = append(as.authReqs, q)
 	uris, known := as.clients[q.Get("client_id")]
