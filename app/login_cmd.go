@@ -110,6 +110,7 @@ func (e *env) login(c *cli.Context, name string) error {
 	e.maskLogsFor(ctx, srv, nil)
 	dreq := auth.DiscoverRequest{
 		Server: srv.Name, URL: srv.URL, EnforceHTTPS: srv.OAuth.EnforceHTTPS, CA: srv.OAuth.CA, Issuer: srv.OAuth.Issuer, Refresh: true,
+		Legacy: true,
 	}
 	// What the server tells a client without a token: where its metadata is
 	// and which scopes it wants. A server that does not answer is no reason

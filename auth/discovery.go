@@ -73,6 +73,12 @@ type DiscoverRequest struct {
 	EnforceHTTPS bool   // false allows http to a loopback host (localhost, 127.0.0.0/8, ::1)
 	CA           string // PEM bundle trusted in addition to the system roots, as Settings.CA
 	Refresh      bool   // ignore the cache (a token the server keeps refusing)
+	// Legacy allows the 2025-03-26 MCP authorization discovery for a server
+	// without RFC 9728 metadata (and no pinned issuer): the authorization
+	// server's metadata at the server's origin, else its default endpoints
+	// (/authorize, /token, /register) there. Used for servers people sign in
+	// to (grant = "authorization_code").
+	Legacy bool
 	// Issuer pins the authorization server (servers.NAME.oauth.issuer): the
 	// protected-resource metadata must list it, and when the server serves
 	// none, discovery goes straight to the issuer's metadata. "" trusts the
@@ -270,6 +276,8 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 	case err != nil && d.req.Issuer != "" && errors.Is(err, ErrNoMetadata):
 		// A server without RFC 9728 metadata, and an issuer the user named.
 		issuer = d.req.Issuer
+	case err != nil && d.req.Legacy && errors.Is(err, ErrNoMetadata):
+		return d.legacy(ctx, canon)
 	case err != nil:
 		return nil, err
 	case d.req.Issuer != "":
@@ -332,6 +340,48 @@ type authServerMetadata struct {
 	ClientMetadataDocs    bool     `json:"client_id_metadata_document_supported"`
 	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
 	ScopesSupported       []string `json:"scopes_supported"`
+}
+
+// legacy is the 2025-03-26 discovery: the server's origin is the
+// authorization server; its RFC 8414 metadata there (issuer checked), else
+// the default endpoints, PKCE S256 assumed (that revision requires it).
+func (d *discoverer) legacy(ctx context.Context, canon string) (*Discovered, error) {
+	u, _ := url.Parse(canon)
+	origin := u.Scheme + "://" + u.Host
+	var m authServerMetadata
+	ok, err := d.getJSON(ctx, origin+"/.well-known/oauth-authorization-server", &m)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if m.Issuer != origin && m.Issuer != origin+"/" {
+			return nil, d.fail(fmt.Errorf("%w: %s/.well-known/oauth-authorization-server says issuer %q, expected %q", ErrIssuerMismatch, origin, m.Issuer, origin),
+				d.tokenURLHint(), false)
+		}
+		for _, e := range []string{m.TokenEndpoint, m.AuthorizationEndpoint, m.RegistrationEndpoint, m.RevocationEndpoint} {
+			if e == "" {
+				continue
+			}
+			if err := d.checkURL(e); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		m = authServerMetadata{Issuer: origin, AuthorizationEndpoint: origin + "/authorize", TokenEndpoint: origin + "/token",
+			RegistrationEndpoint: origin + "/register", ChallengeMethods: []string{"S256"}}
+	}
+	if m.TokenEndpoint == "" {
+		return nil, d.fail(fmt.Errorf("authorization server metadata at %s has no token_endpoint", origin), d.tokenURLHint(), false)
+	}
+	if len(m.ChallengeMethods) == 0 {
+		m.ChallengeMethods = []string{"S256"}
+	}
+	return &Discovered{
+		ServerURL: d.req.URL, Resource: canon, Issuer: m.Issuer, TokenEndpoint: m.TokenEndpoint, RevocationEndpoint: m.RevocationEndpoint,
+		AuthMethods: slices.Clone(m.AuthMethods), AuthorizationEndpoint: m.AuthorizationEndpoint, RegistrationEndpoint: m.RegistrationEndpoint,
+		DeviceEndpoint: m.DeviceEndpoint, ClientMetadataDocs: m.ClientMetadataDocs, ChallengeMethods: slices.Clone(m.ChallengeMethods),
+		ScopesSupported: slices.Clone(m.ScopesSupported),
+	}, nil
 }
 
 // protectedResource reads the RFC 9728 metadata: the challenge's URL, else

@@ -132,6 +132,7 @@ func TestConformanceLogin(t *testing.T) {
 		// session is what the client's stderr must say about its session
 		// ("" = it ran through mcpwrap).
 		session string
+		noPKCE  bool // the scenario's authorization server reports no PKCE checks
 	}{
 		{scenario: "metadata-default"},
 		{scenario: "metadata-var1"},
@@ -146,6 +147,8 @@ func TestConformanceLogin(t *testing.T) {
 		{scenario: "token-endpoint-auth-post"},
 		{scenario: "token-endpoint-auth-none"},
 		{scenario: "pre-registration"},
+		{scenario: "2025-03-26-oauth-metadata-backcompat"},
+		{scenario: "2025-03-26-oauth-endpoint-fallback", noPKCE: true},
 		{scenario: "resource-mismatch", refusal: "protected-resource metadata names another resource"},
 		{scenario: "metadata-var2", refusal: "issuer in metadata does not match the authorization server"},
 		{scenario: "metadata-var3", refusal: "issuer in metadata does not match the authorization server"},
@@ -182,7 +185,11 @@ func TestConformanceLogin(t *testing.T) {
 			if session == "" {
 				session = "ccclient: the session ran through mcpwrap login and mcpwrap run"
 			}
-			for _, want := range []string{session, "[pkce-verifier-matches-challenge"} {
+			wants := []string{session}
+			if !tc.noPKCE {
+				wants = append(wants, "[pkce-verifier-matches-challenge")
+			}
+			for _, want := range wants {
 				if !strings.Contains(stderr+text, want) {
 					t.Errorf("auth/%s: output lacks %q\n%s", tc.scenario, want, truncate(stderr, 8192))
 				}
