@@ -146,6 +146,7 @@ func commands(e *env) []*cli.Command {
 		helpCommand(e),
 		completeCommand(e),
 		secretCommand(e),
+		loginCommand(e), logoutCommand(e),
 	}
 }
 

@@ -177,7 +177,7 @@ func (e *env) positional(a *cli.App, st *completion) []string {
 		return commandNames(st.cmd.Subcommands)
 	}
 	switch strings.Join(st.path, " ") {
-	case "run", "tools", "exec", "doctor", "install", "uninstall",
+	case "run", "tools", "exec", "doctor", "install", "uninstall", "login", "logout",
 		"token status", "token refresh", "token revoke", "token clear", "token print":
 		if len(st.pos) == 0 {
 			return e.serverNames(st)

@@ -28,6 +28,7 @@ func (e *env) oauthSettings(ctx context.Context, srv *config.Server, s auth.Sett
 		EnforceHTTPS: srv.OAuth.EnforceHTTPS,
 		CA:           srv.OAuth.CA,
 		Issuer:       srv.OAuth.Issuer,
+		Legacy:       srv.SignsIn(),
 	}, dc)
 	if err != nil {
 		return s, err

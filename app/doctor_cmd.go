@@ -377,6 +377,11 @@ func (d *doctor) checkServer(ctx context.Context, srv *config.Server) {
 		d.add(statusWarn, "token", name, "no token requested: fix the failures above first", "")
 		return
 	}
+	if srv.SignsIn() {
+		// Its tokens come from a person's sign-in; doctor does not refresh them.
+		d.add(statusOK, "token", name, `grant = "authorization_code": tokens come from mcpwrap login (not requested by doctor)`, "")
+		return
+	}
 	d.e.step("requesting a token for %q", name)
 	d.checkToken(ctx, srv, sec)
 }

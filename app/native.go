@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,13 +42,25 @@ func (e *env) nativeConnect(c *cli.Context, srv *config.Server, ts *tokenSource)
 		client.Transport.(*http.Transport).TLSClientConfig = conf
 	}
 	cred := &nativeCredential{srv: srv, ts: ts}
+	var scopeHint func(string) string
+	if srv.SignsIn() {
+		// A signed-in session cannot ask the user for more scope: it says
+		// how to sign in again with it.
+		scopeHint = func(scope string) string {
+			cmd := "mcpwrap login " + srv.Name
+			for _, s := range strings.Fields(scope) {
+				cmd += " --scope " + s
+			}
+			return "run: " + cmd
+		}
+	}
 	if _, err := cred.value(c.Context, false); err != nil && ts == nil {
 		return nil, withCode(ExitConfig, err) // a static header that cannot be built
 	}
 	return func() (io.ReadWriteCloser, error) {
 		return mcphttp.Dial(mcphttp.Options{
 			URL: srv.URL, Client: client, Header: srv.Header, Value: cred.value,
-			MaxMessageBytes: int(srv.MaxMessageBytes), Logger: e.log,
+			MaxMessageBytes: int(srv.MaxMessageBytes), Logger: e.log, ScopeHint: scopeHint,
 		}), nil
 	}, nil
 }

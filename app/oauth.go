@@ -62,6 +62,10 @@ func resolvedSettings(ctx context.Context, srv *config.Server) (auth.Settings, e
 // (the store, or a session's sessionCache). The client secret is resolved
 // here, at the last moment, and only lives in the client.
 func (e *env) oauthSource(c *cli.Context, srv *config.Server, cache auth.Cache) (*auth.Source, error) {
+	if srv.SignsIn() {
+		return nil, withCode(ExitUsage, fmt.Errorf("server %q signs in with a person's account (grant = \"authorization_code\"); this command uses client credentials", srv.Name),
+			"sessions (mcpwrap run) use the sign-in of: mcpwrap login "+srv.Name)
+	}
 	settings, err := resolvedSettings(c.Context, srv)
 	if err != nil {
 		return nil, err
@@ -114,10 +118,27 @@ func (c *sessionCache) AddMetrics(delta map[string]float64) error {
 	return c.counters.AddMetrics(delta)
 }
 
+// tokenProvider is what a tokenSource draws from: an *auth.Source (client
+// credentials) or an *auth.AuthCodeSource (a server signed in to with
+// `mcpwrap login`).
+type tokenProvider interface {
+	Token(ctx context.Context, force bool) (*auth.Token, error)
+	RefreshAt(t *auth.Token) time.Time
+}
+
+// sessionSource is the token provider of a session: the stored sign-in of a
+// server with grant = "authorization_code", else client credentials.
+func (e *env) sessionSource(c *cli.Context, srv *config.Server, cache auth.Cache) (tokenProvider, error) {
+	if srv.SignsIn() {
+		return e.authCodeSource(c, srv, cache)
+	}
+	return e.oauthSource(c, srv, cache)
+}
+
 // tokenSource adapts an auth.Source to what the launcher injects, and
 // remembers the fingerprint of the token last handed out for the audit log.
 type tokenSource struct {
-	src *auth.Source
+	src tokenProvider
 	// onToken, when set, is told of each token handed out (for masking).
 	onToken func(*inject.Token)
 	mu      sync.Mutex
@@ -166,6 +187,8 @@ func authErr(err error) error {
 		hints = append(hints, ae.Hint())
 	}
 	switch {
+	case auth.IsLoginRequired(err):
+		return withCode(ExitRefused, err, hints...)
 	case auth.IsConfig(err):
 		return withCode(ExitConfig, err, hints...)
 	case errors.Is(err, auth.ErrScopeMismatch), ae.Code == "invalid_scope":

@@ -184,7 +184,7 @@ func (e *env) newSession(c *cli.Context, sp sessionSpec) (*session, error) {
 		}
 	}
 	if sp.srv.OAuth != nil && !sp.noChild {
-		src, err := e.oauthSource(c, sp.srv, &sessionCache{Store: sp.st, counters: s.guard})
+		src, err := e.sessionSource(c, sp.srv, &sessionCache{Store: sp.st, counters: s.guard})
 		if err != nil {
 			s.close()
 			return nil, err

@@ -247,6 +247,7 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	if len(rows) == 0 {
 		fmt.Fprintln(e.io.Stdout, "no cached tokens")
 		note()
+		e.writeSignInNotes(c, cfg, c.Args().First())
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.io.Stdout, 0, 4, 2, ' ', 0)
@@ -266,6 +267,7 @@ func (e *env) tokenStatus(c *cli.Context) error {
 	err = tw.Flush()
 	note()
 	writeEndpointNotes(e.io.Stdout, infoNames, infos)
+	e.writeSignInNotes(c, cfg, c.Args().First())
 	return err
 }
 

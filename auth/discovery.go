@@ -73,6 +73,12 @@ type DiscoverRequest struct {
 	EnforceHTTPS bool   // false allows http to a loopback host (localhost, 127.0.0.0/8, ::1)
 	CA           string // PEM bundle trusted in addition to the system roots, as Settings.CA
 	Refresh      bool   // ignore the cache (a token the server keeps refusing)
+	// Legacy allows the 2025-03-26 MCP authorization discovery for a server
+	// without RFC 9728 metadata (and no pinned issuer): the authorization
+	// server's metadata at the server's origin, else its default endpoints
+	// (/authorize, /token, /register) there. Used for servers people sign in
+	// to (grant = "authorization_code").
+	Legacy bool
 	// Issuer pins the authorization server (servers.NAME.oauth.issuer): the
 	// protected-resource metadata must list it, and when the server serves
 	// none, discovery goes straight to the issuer's metadata. "" trusts the
@@ -91,10 +97,17 @@ type Discovered struct {
 	RevocationEndpoint  string   // "" when the authorization server lists none
 	AuthMethods         []string // token_endpoint_auth_methods_supported
 	SigningAlgs         []string // token_endpoint_auth_signing_alg_values_supported
-	FetchedAt           time.Time
-	Expires             time.Time
-	FromCache           bool // served from the cache, no request made
-	Stale               bool // FromCache past its TTL: the metadata could not be reached (a transient failure)
+	// For the authorization-code grant (login); not kept in the cache.
+	AuthorizationEndpoint string
+	RegistrationEndpoint  string   // RFC 7591; "" when the authorization server offers none
+	DeviceEndpoint        string   // RFC 8628 device_authorization_endpoint, or ""
+	ClientMetadataDocs    bool     // client_id_metadata_document_supported
+	ChallengeMethods      []string // code_challenge_methods_supported
+	ScopesSupported       []string // the protected resource's scopes_supported, else the authorization server's
+	FetchedAt             time.Time
+	Expires               time.Time
+	FromCache             bool // served from the cache, no request made
+	Stale                 bool // FromCache past its TTL: the metadata could not be reached (a transient failure)
 }
 
 // DiscoverOption changes how Discover works.
@@ -263,6 +276,8 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 	case err != nil && d.req.Issuer != "" && errors.Is(err, ErrNoMetadata):
 		// A server without RFC 9728 metadata, and an issuer the user named.
 		issuer = d.req.Issuer
+	case err != nil && d.req.Legacy && errors.Is(err, ErrNoMetadata):
+		return d.legacy(ctx, canon)
 	case err != nil:
 		return nil, err
 	case d.req.Issuer != "":
@@ -292,6 +307,16 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 		RevocationEndpoint:  as.RevocationEndpoint,
 		AuthMethods:         slices.Clone(as.AuthMethods),
 		SigningAlgs:         slices.Clone(as.SigningAlgs),
+
+		AuthorizationEndpoint: as.AuthorizationEndpoint,
+		RegistrationEndpoint:  as.RegistrationEndpoint,
+		DeviceEndpoint:        as.DeviceEndpoint,
+		ClientMetadataDocs:    as.ClientMetadataDocs,
+		ChallengeMethods:      slices.Clone(as.ChallengeMethods),
+		ScopesSupported:       slices.Clone(as.ScopesSupported),
+	}
+	if prm != nil && len(prm.ScopesSupported) > 0 {
+		out.ScopesSupported = slices.Clone(prm.ScopesSupported)
 	}
 	return out, nil
 }
@@ -299,6 +324,7 @@ func (d *discoverer) run(ctx context.Context, canon, challengeURL string) (*Disc
 type protectedResourceMetadata struct {
 	Resource             string   `json:"resource"`
 	AuthorizationServers []string `json:"authorization_servers"`
+	ScopesSupported      []string `json:"scopes_supported"`
 }
 
 type authServerMetadata struct {
@@ -307,6 +333,55 @@ type authServerMetadata struct {
 	RevocationEndpoint string   `json:"revocation_endpoint"`
 	AuthMethods        []string `json:"token_endpoint_auth_methods_supported"`
 	SigningAlgs        []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	RegistrationEndpoint  string   `json:"registration_endpoint"`
+	DeviceEndpoint        string   `json:"device_authorization_endpoint"`
+	ClientMetadataDocs    bool     `json:"client_id_metadata_document_supported"`
+	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
+	ScopesSupported       []string `json:"scopes_supported"`
+}
+
+// legacy is the 2025-03-26 discovery: the server's origin is the
+// authorization server; its RFC 8414 metadata there (issuer checked), else
+// the default endpoints, PKCE S256 assumed (that revision requires it).
+func (d *discoverer) legacy(ctx context.Context, canon string) (*Discovered, error) {
+	u, _ := url.Parse(canon)
+	origin := u.Scheme + "://" + u.Host
+	var m authServerMetadata
+	ok, err := d.getJSON(ctx, origin+"/.well-known/oauth-authorization-server", &m)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if m.Issuer != origin && m.Issuer != origin+"/" {
+			return nil, d.fail(fmt.Errorf("%w: %s/.well-known/oauth-authorization-server says issuer %q, expected %q", ErrIssuerMismatch, origin, m.Issuer, origin),
+				d.tokenURLHint(), false)
+		}
+		for _, e := range []string{m.TokenEndpoint, m.AuthorizationEndpoint, m.RegistrationEndpoint, m.RevocationEndpoint} {
+			if e == "" {
+				continue
+			}
+			if err := d.checkURL(e); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		m = authServerMetadata{Issuer: origin, AuthorizationEndpoint: origin + "/authorize", TokenEndpoint: origin + "/token",
+			RegistrationEndpoint: origin + "/register", ChallengeMethods: []string{"S256"}}
+	}
+	if m.TokenEndpoint == "" {
+		return nil, d.fail(fmt.Errorf("authorization server metadata at %s has no token_endpoint", origin), d.tokenURLHint(), false)
+	}
+	if len(m.ChallengeMethods) == 0 {
+		m.ChallengeMethods = []string{"S256"}
+	}
+	return &Discovered{
+		ServerURL: d.req.URL, Resource: canon, Issuer: m.Issuer, TokenEndpoint: m.TokenEndpoint, RevocationEndpoint: m.RevocationEndpoint,
+		AuthMethods: slices.Clone(m.AuthMethods), AuthorizationEndpoint: m.AuthorizationEndpoint, RegistrationEndpoint: m.RegistrationEndpoint,
+		DeviceEndpoint: m.DeviceEndpoint, ClientMetadataDocs: m.ClientMetadataDocs, ChallengeMethods: slices.Clone(m.ChallengeMethods),
+		ScopesSupported: slices.Clone(m.ScopesSupported),
+	}, nil
 }
 
 // protectedResource reads the RFC 9728 metadata: the challenge's URL, else
@@ -408,8 +483,11 @@ func (d *discoverer) authorizationServer(ctx context.Context, issuer string) (*a
 		if err := d.checkURL(m.TokenEndpoint); err != nil {
 			return nil, err
 		}
-		if m.RevocationEndpoint != "" {
-			if err := d.checkURL(m.RevocationEndpoint); err != nil {
+		for _, u := range []string{m.RevocationEndpoint, m.AuthorizationEndpoint, m.RegistrationEndpoint, m.DeviceEndpoint} {
+			if u == "" {
+				continue
+			}
+			if err := d.checkURL(u); err != nil {
 				return nil, err
 			}
 		}

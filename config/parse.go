@@ -90,6 +90,8 @@ type rawOAuth struct {
 	ClientAssertion   *string `toml:"client_assertion"`
 	AssertionAudience *string `toml:"assertion_audience"`
 	Issuer            *string `toml:"issuer"`
+	Grant             *string `toml:"grant"`
+	ClientMetadataURL *string `toml:"client_metadata_url"`
 }
 
 type rawMTLS struct {
@@ -813,10 +815,15 @@ func (fp *fileParser) oauth(base []string, r *rawOAuth) (*OAuth, error) {
 	if r.ValidateScopes != nil {
 		o.ValidateScopes = *r.ValidateScopes
 	}
-	if r.ClientID == nil || strings.TrimSpace(*r.ClientID) == "" {
+	if err := fp.grant(base, r, o); err != nil {
+		return nil, err
+	}
+	if o.Grant != GrantAuthorizationCode && (r.ClientID == nil || strings.TrimSpace(*r.ClientID) == "") {
 		return nil, fp.errAt(key(base, "client_id"), "set client_id to the OAuth client's id", "is required")
 	}
-	o.ClientID = *r.ClientID
+	if r.ClientID != nil {
+		o.ClientID = *r.ClientID
+	}
 	if r.ClientSecret != nil {
 		if err := fp.clientSecret(key(base, "client_secret"), *r.ClientSecret, o); err != nil {
 			return nil, err

@@ -60,6 +60,9 @@ func (fp *fileParser) remoteOptions(base []string, r *rawServer, s *Server) erro
 		}
 		s.TLS = *r.TLS
 	}
+	if s.SignsIn() && s.URL == "" {
+		return fp.errAt(key(base, "oauth", "grant"), "set servers."+s.Name+".url: sign-in is for remote servers", `grant = "authorization_code" needs url`)
+	}
 	if s.OAuth != nil && s.OAuth.TokenURL == "" && s.URL == "" {
 		return fp.errAt(key(base, "oauth", "token_url"),
 			`set token_url = "https://auth.example.com/oauth/token" (only a server with url can discover it)`, "is required")

@@ -159,7 +159,7 @@ type showServer struct {
 
 type showOAuth struct {
 	Version        string            `toml:"version"`
-	ClientID       string            `toml:"client_id"`
+	ClientID       string            `toml:"client_id,omitempty"`
 	ClientSecret   string            `toml:"client_secret,omitempty"`
 	TokenURL       string            `toml:"token_url,omitempty"`
 	Scopes         []string          `toml:"scopes,omitempty"`
@@ -183,6 +183,8 @@ type showOAuth struct {
 	ClientAssertion   string `toml:"client_assertion,omitempty"`
 	AssertionAudience string `toml:"assertion_audience,omitempty"`
 	Issuer            string `toml:"issuer,omitempty"`
+	Grant             string `toml:"grant,omitempty"`
+	ClientMetadataURL string `toml:"client_metadata_url,omitempty"`
 }
 
 type showMTLS struct {
@@ -310,6 +312,9 @@ func toShowServer(s *Server) *showServer {
 		}
 		so.PrivateKey, so.SigningAlg, so.KeyID = o.PrivateKey, o.SigningAlg, o.KeyID
 		so.ClientAssertion, so.AssertionAudience, so.Issuer = o.ClientAssertion, o.AssertionAudience, o.Issuer
+		if o.Grant == GrantAuthorizationCode {
+			so.Grant, so.ClientMetadataURL = o.Grant, o.ClientMetadataURL
+		}
 		ss.OAuth = so
 	}
 	return ss

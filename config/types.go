@@ -125,6 +125,15 @@ type OAuth struct {
 	ClientAssertion   string // unresolved reference to an externally minted JWT; see ResolveAssertion
 	AssertionAudience string // "" (issuer) | "issuer" | "token_endpoint" | a URI
 	Issuer            string // the authorization server's issuer, pinned: discovery must find it; the default assertion aud
+
+	// Grant is GrantClientCredentials (default) or GrantAuthorizationCode: a
+	// person signs in with `mcpwrap login`; client_id is then optional
+	// (dynamic registration) and so is client_secret. See login.go.
+	Grant string
+	// ClientMetadataURL is the https URL of a client ID metadata document
+	// used as client_id where the authorization server supports it
+	// (grant = "authorization_code" only).
+	ClientMetadataURL string
 }
 
 // MTLS is the client certificate and key (PEM) for RFC 8705 mutual TLS.

@@ -579,6 +579,8 @@ type IssuerOptions struct {
 	MTLS bool
 	// PKI to use (default: a fresh newTestPKI).
 	PKI *testPKI
+	// AuthCode adds the authorization-code grant (issuer.mjs --authcode).
+	AuthCode bool
 }
 
 func defaultIssuerClients(mtls bool) []IssuerClient {
@@ -671,6 +673,9 @@ func startIssuer(t testing.TB, opts IssuerOptions) *Issuer {
 	}
 	if opts.MTLS {
 		args = append(args, "--client-ca", opts.PKI.CAFile)
+	}
+	if opts.AuthCode {
+		args = append(args, "--authcode")
 	}
 	cmd := exec.Command(nodeBin, args...)
 	cmd.Dir = nodeDir

@@ -47,6 +47,11 @@ type Options struct {
 	// jsonrpc.DefaultMaxMessageBytes).
 	MaxMessageBytes int
 	Logger          *slog.Logger
+	// ScopeHint, when set, is what to tell the user when the server answers
+	// 403 insufficient_scope (RFC 6750 §3.1) and names scope: the request
+	// is answered with CodeUnauthenticated and this hint instead of a
+	// plain HTTP error. Nothing interactive happens here.
+	ScopeHint func(scope string) string
 }
 
 // Conn is one MCP session with a remote server over Streamable HTTP. Write and
@@ -234,6 +239,17 @@ func (c *Conn) post(line []byte) {
 	case resp.StatusCode == http.StatusNotFound && c.sessionID() != "":
 		c.fail(id, "the server ended the session (HTTP 404); start a new session")
 		return
+	case resp.StatusCode == http.StatusForbidden && c.o.ScopeHint != nil && insufficientScope(resp.Header) != nil:
+		if id != nil {
+			scope := *insufficientScope(resp.Header)
+			msg := "upstream: the server needs more scope than the token has (HTTP 403 insufficient_scope"
+			if scope != "" {
+				msg += fmt.Sprintf(", scope %q", scope)
+			}
+			msg += "); " + c.o.ScopeHint(scope)
+			c.emit(jsonrpc.ErrorReply(id, jsonrpc.CodeUnauthenticated, msg, map[string]string{"reason": "insufficient_scope"}))
+		}
+		return
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		c.fail(id, "HTTP %d from the server", resp.StatusCode)
 		return
@@ -338,6 +354,25 @@ func statelessHeaders(m *jsonrpc.Message) http.Header {
 func invalidToken(h http.Header) bool {
 	ch := strings.ToLower(strings.Join(h.Values("WWW-Authenticate"), ","))
 	return ch == "" || strings.Contains(ch, "invalid_token") || !strings.Contains(ch, "error=")
+}
+
+// insufficientScope reads a Bearer challenge with error="insufficient_scope":
+// nil when there is none, else the scope it names ("" when none).
+func insufficientScope(h http.Header) *string {
+	for _, v := range h.Values("WWW-Authenticate") {
+		if !strings.Contains(strings.ToLower(v), "insufficient_scope") {
+			continue
+		}
+		scope := ""
+		if i := strings.Index(v, `scope="`); i >= 0 {
+			rest := v[i+len(`scope="`):]
+			if j := strings.IndexByte(rest, '"'); j >= 0 {
+				scope = strings.Join(strings.Fields(rest[:j]), " ")
+			}
+		}
+		return &scope
+	}
+	return nil
 }
 
 // redact drops the URL's query from a transport error (it may carry a key).

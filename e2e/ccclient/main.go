@@ -63,11 +63,16 @@ func run() error {
 	}
 	serverURL := os.Args[1]
 	var cc conformanceContext
-	if err := json.Unmarshal([]byte(os.Getenv("MCP_CONFORMANCE_CONTEXT")), &cc); err != nil {
-		return fmt.Errorf("MCP_CONFORMANCE_CONTEXT: %w", err)
+	if raw := os.Getenv("MCP_CONFORMANCE_CONTEXT"); raw != "" || os.Getenv("CCCLIENT_LOGIN") == "" {
+		if err := json.Unmarshal([]byte(raw), &cc); err != nil {
+			return fmt.Errorf("MCP_CONFORMANCE_CONTEXT: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
+	if bin := os.Getenv("CCCLIENT_MCPWRAP"); bin != "" && os.Getenv("CCCLIENT_LOGIN") != "" {
+		return viaLogin(ctx, bin, serverURL, cc)
+	}
 	if bin := os.Getenv("CCCLIENT_MCPWRAP"); bin != "" {
 		return viaMcpwrap(ctx, bin, serverURL, cc)
 	}
@@ -196,5 +201,59 @@ func viaMcpwrap(ctx context.Context, bin, serverURL string, cc conformanceContex
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "ccclient: the session ran through mcpwrap run")
+	return nil
+}
+
+// viaLogin drives an interactive scenario through mcpwrap: `mcpwrap login`
+// with BROWSER set to curl following the authorization URL (the suite's
+// authorization server approves at once and redirects back), then a session
+// through `mcpwrap run` on the stored sign-in.
+func viaLogin(ctx context.Context, bin, serverURL string, cc conformanceContext) error {
+	dir, err := os.MkdirTemp("", "ccclient-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "[servers.conformance]\nurl = %s\n", q(serverURL))
+	if tr := os.Getenv("CCCLIENT_TRANSPORT"); tr != "" {
+		fmt.Fprintf(&b, "transport = %s\n", q(tr))
+	}
+	b.WriteString("[servers.conformance.oauth]\ngrant = \"authorization_code\"\nversion = \"2.0\"\nenforce_https = false\n")
+	if cc.ClientID != "" {
+		fmt.Fprintf(&b, "client_id = %s\n", q(cc.ClientID))
+	}
+	if cc.ClientSecret != "" {
+		cred := filepath.Join(dir, "credential")
+		if err := os.WriteFile(cred, []byte(cc.ClientSecret), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "client_secret = %s\n", q("file:"+cred))
+	}
+	if u := os.Getenv("CCCLIENT_CLIENT_METADATA_URL"); u != "" {
+		fmt.Fprintf(&b, "client_metadata_url = %s\n", q(u))
+	}
+	cfg := filepath.Join(dir, "mcpwrap.toml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	browser := filepath.Join(dir, "browser.sh")
+	if err := os.WriteFile(browser, []byte("#!/bin/sh\nexec curl -sS -L --max-redirs 3 -o /dev/null \"$1\"\n"), 0o755); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "MCPWRAP_STATE_DIR="+filepath.Join(dir, "state"), "BROWSER="+browser)
+	login := exec.CommandContext(ctx, bin, "--config", cfg, "login", "conformance")
+	login.Env, login.Stdout, login.Stderr = env, os.Stderr, os.Stderr
+	if err := login.Run(); err != nil {
+		return fmt.Errorf("mcpwrap login: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "--config", cfg, "run", "conformance")
+	cmd.Env = env
+	cmd.Stderr = os.Stderr
+	if err := session(ctx, &mcp.CommandTransport{Command: cmd}); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "ccclient: the session ran through mcpwrap login and mcpwrap run")
 	return nil
 }

@@ -64,6 +64,7 @@ const { values: flags } = parseArgs({
     scopes: { type: 'string' },
     'rs-scopes': { type: 'string' },
     'client-ca': { type: 'string' },
+    authcode: { type: 'boolean' },
   },
   strict: true,
   allowPositionals: false,
@@ -200,7 +201,43 @@ const configuration = {
   },
 };
 
+// --authcode (or ISSUER_AUTHCODE=1): also the authorization-code grant for people signing in
+// (mcpwrap login): dynamic client registration (public clients, token_endpoint_auth_method
+// "none", native loopback redirects on any port), PKCE (required for public clients),
+// refresh tokens for every client allowed the grant (rotated for public clients), and an
+// interaction that approves at once as user "alice" (a script following the redirects with
+// a cookie jar, e.g. curl -L -b jar -c jar, is the user clicking "allow").
+const authcode = Boolean(flags.authcode) || process.env.ISSUER_AUTHCODE === '1';
+if (authcode) {
+  configuration.clientAuthMethods.push('none');
+  configuration.features.registration = { enabled: true };
+  configuration.issueRefreshToken = async (_ctx, client) => client.grantTypeAllowed('refresh_token');
+  configuration.findAccount = async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) });
+  configuration.interactions = { url: (_ctx, interaction) => `/interaction/${interaction.uid}` };
+  configuration.ttl = { ...configuration.ttl, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600 };
+}
+
 const provider = new Provider(issuer, configuration);
+
+// The approving "user" of --authcode.
+async function interaction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  let result;
+  if (prompt.name === 'login') {
+    result = { login: { accountId: 'alice' } };
+  } else {
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const d = prompt.details;
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, sc] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, sc.join(' '));
+    result = { consent: { grantId: await grant.save() } };
+  }
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+}
 
 const paths = {
   '/token': 'token',
@@ -256,6 +293,14 @@ const callback = provider.callback();
 // so tests can make a token request slow enough that concurrent launchers surely overlap it
 // (mcpwrap sends it through its `headers` option). Nothing else changes.
 server.on('request', (req, res) => {
+  if (authcode && req.method === 'GET' && req.url.startsWith('/interaction/')) {
+    interaction(req, res).catch((err) => {
+      process.stderr.write(`issuer: interaction: ${err?.stack ?? err}\n`);
+      res.statusCode = 500;
+      res.end('interaction failed');
+    });
+    return;
+  }
   const delay = Number(req.headers['x-e2e-delay-ms']);
   if (Number.isInteger(delay) && delay > 0 && delay <= 30000) setTimeout(() => callback(req, res), delay);
   else callback(req, res);
@@ -268,6 +313,7 @@ const ready = {
   revocation_endpoint: `${issuer}/token/revocation`,
   introspection_endpoint: `${issuer}/token/introspection`,
   mtls,
+  authcode,
   pid: process.pid,
 };
 process.stdout.write(`${JSON.stringify(ready)}\n`);
