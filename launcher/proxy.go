@@ -495,9 +495,10 @@ func (p *proxy) serverElement(raw []byte, m *jsonrpc.Message, gen int64, current
 	if p.guard != nil {
 		out = p.guard.Response(raw, m, pd)
 	}
-	err = p.deliver(pd, out)
+	// The audit entry is queued before the client has the answer: whoever
+	// reads the audit log after an answer finds its entry.
 	p.finish(pd, out, m)
-	return nil, err
+	return nil, p.deliver(pd, out)
 }
 
 func (p *proxy) finish(pd *Pending, out []byte, m *jsonrpc.Message) {
@@ -520,10 +521,10 @@ func (p *proxy) failPending(pd *Pending, why string) {
 
 func (p *proxy) failPendingCode(pd *Pending, code int, why string) {
 	reply := jsonrpc.ErrorReply(pd.ID, code, why, nil)
-	_ = p.deliver(pd, reply)
 	if p.guard != nil {
 		p.guard.Finish(pd, Outcome{Result: "no_response", Code: code, BytesOut: len(reply), Duration: p.now().Sub(pd.Start)})
 	}
+	_ = p.deliver(pd, reply)
 }
 
 // failAll answers every request still in flight.

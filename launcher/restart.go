@@ -245,10 +245,10 @@ func (s *supervisor) resendHeld(err error) {
 	if err != nil {
 		s.log.Error("could not restart the server with a fresh token; the client gets the upstream's error", "err", err)
 		for _, p := range held {
-			_ = s.p.deliver(p, p.Response)
 			if s.p.guard != nil {
 				s.p.guard.Finish(p, Outcome{Result: "error", Code: codeUpstreamUnauthorized, BytesOut: len(p.Response), Duration: s.p.now().Sub(p.Start)})
 			}
+			_ = s.p.deliver(p, p.Response)
 		}
 		return
 	}
