@@ -196,6 +196,9 @@ func authErr(err error) error {
 		return withCode(ExitConfig, err, hints...)
 	case auth.IsInvalidClient(err):
 		return withCode(ExitRefused, err, hints...)
+	case errors.Is(err, auth.ErrIssuerMismatch), errors.Is(err, auth.ErrResourceMismatch):
+		// Discovery found metadata and refused it: a refusal, not an outage.
+		return withCode(ExitRefused, err, hints...)
 	default:
 		if ae.Transient && ae.Op != auth.OpDiscover {
 			hints = append(hints, "the token endpoint is unreachable or failing; check servers."+ae.Server+".oauth.token_url and the network")

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -57,4 +59,21 @@ func metricsOf(t *testing.T, st *store.Store) map[string]float64 {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// Discovery that finds metadata and refuses it is a refusal (exit 77), not
+// an unavailable upstream (69); an unreachable endpoint stays 69.
+func TestAuthErrExitCodes(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{&auth.Error{Op: auth.OpDiscover, Server: "r", Err: fmt.Errorf("wrap: %w", auth.ErrIssuerMismatch)}, ExitRefused},
+		{&auth.Error{Op: auth.OpDiscover, Server: "r", Err: auth.ErrResourceMismatch}, ExitRefused},
+		{&auth.Error{Op: auth.OpFetch, Server: "r", Transient: true, Err: errors.New("connection refused")}, ExitUnavailable},
+	} {
+		if code, _, _ := describe(authErr(tt.err)); code != tt.want {
+			t.Errorf("%v: exit %d, want %d", tt.err, code, tt.want)
+		}
+	}
 }
