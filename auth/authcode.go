@@ -234,36 +234,7 @@ func (c *Client) RevokeRefresh(ctx context.Context, refresh secret.Value) error 
 		return &Error{Op: OpRevoke, Server: c.s.Server, Err: ErrNoRevocationURL}
 	}
 	return c.withRetries(ctx, OpRevoke, func(ctx context.Context) error {
-		form := url.Values{"token": {refresh.Reveal()}, "token_type_hint": {"refresh_token"}}
-		basic := c.s.AuthStyle == AuthStyleBasic && !c.s.ClientSecret.Empty()
-		if !basic {
-			form.Set("client_id", c.s.ClientID)
-			if !c.s.ClientSecret.Empty() {
-				form.Set("client_secret", c.s.ClientSecret.Reveal())
-			}
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.s.RevocationURL, strings.NewReader(form.Encode()))
-		if err != nil {
-			return c.configError("revocation_url", errors.New("cannot build a request for it"))
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if basic {
-			req.SetBasicAuth(url.QueryEscape(c.s.ClientID), url.QueryEscape(c.s.ClientSecret.Reveal()))
-		}
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return c.transportError(ctx, OpRevoke, err, &responseInfo{})
-		}
-		body := drain(resp.Body, 64<<10)
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			return nil
-		}
-		var rerr struct {
-			Code        string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		_ = json.Unmarshal(body, &rerr)
-		return c.httpError(OpRevoke, resp.StatusCode, rerr.Code, rerr.Description, resp.Header.Get("Content-Type"), resp.Header, refresh.Reveal())
+		return c.revokeOnce(ctx, refresh, "refresh_token")
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/mcpwrap/mcpwrap/secret"
 )
 
 // Revoke asks the revocation endpoint (RFC 7009) to revoke t's access token,
@@ -22,14 +24,16 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 		return &Error{Op: OpRevoke, Server: c.s.Server, Err: errors.New("no access token to revoke")}
 	}
 	return c.withRetries(ctx, OpRevoke, func(ctx context.Context) error {
-		return c.revokeOnce(ctx, t)
+		return c.revokeOnce(ctx, t.AccessToken, "access_token")
 	})
 }
 
-func (c *Client) revokeOnce(ctx context.Context, t *Token) error {
+// revokeOnce makes one RFC 7009 request for tok, of kind hint
+// ("access_token" or "refresh_token").
+func (c *Client) revokeOnce(ctx context.Context, tok secret.Value, hint string) error {
 	form := url.Values{
-		"token":           {t.AccessToken.Reveal()},
-		"token_type_hint": {"access_token"},
+		"token":           {tok.Reveal()},
+		"token_type_hint": {hint},
 	}
 	basic := c.s.AuthStyle == AuthStyleBasic && !c.s.ClientSecret.Empty()
 	if c.usesAssertion() {
@@ -72,5 +76,5 @@ func (c *Client) revokeOnce(ctx context.Context, t *Token) error {
 	}
 	_ = json.Unmarshal(body, &rerr) // the body is read for these fields only
 	return c.httpError(OpRevoke, resp.StatusCode, rerr.Code, rerr.Description,
-		resp.Header.Get("Content-Type"), resp.Header, t.AccessToken.Reveal())
+		resp.Header.Get("Content-Type"), resp.Header, tok.Reveal())
 }
