@@ -46,6 +46,13 @@ const (
 // server-everything and mcp-remote
 
 // serverEverythingEntry is the absolute path of server-everything's dist/index.js.
+
+// issuerStartWait bounds how long a node peer (oidc-provider, server-everything
+// over HTTP) may take to get ready. It is a wait, not a timing assertion: on a
+// loaded 2-core machine running the whole suite, node has been seen to need
+// over 30 s to start.
+const issuerStartWait = 2 * time.Minute
+
 func serverEverythingEntry() string { return filepath.Join(nodeDir, serverEverythingEntryRel) }
 
 // serverEverythingCmd is the command line that starts server-everything in stdio mode
@@ -102,9 +109,9 @@ func startServerEverythingHTTP(t testing.TB, env map[string]string) *httpServer 
 			return &httpServer{URL: fmt.Sprintf("http://127.0.0.1:%d/mcp", port), Port: port}
 		case err := <-exited:
 			lastErr = fmt.Errorf("server-everything streamableHttp exited: %v\n%s", err, stderr.String())
-		case <-time.After(20 * time.Second):
+		case <-time.After(issuerStartWait):
 			stopProcess(cmd, exited)
-			lastErr = fmt.Errorf("server-everything streamableHttp not listening after 20s\n%s", stderr.String())
+			lastErr = fmt.Errorf("server-everything streamableHttp not listening after %v\n%s", issuerStartWait, stderr.String())
 		}
 	}
 	t.Fatal(lastErr)
@@ -700,8 +707,8 @@ func startIssuer(t testing.TB, opts IssuerOptions) *Issuer {
 	case <-ready:
 	case err := <-exited:
 		t.Fatalf("issuer exited before it was ready: %v\nstderr:\n%s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("issuer not ready after 30s\nstderr:\n%s", stderr.String())
+	case <-time.After(issuerStartWait):
+		t.Fatalf("issuer not ready after %v\nstderr:\n%s", issuerStartWait, stderr.String())
 	}
 	var info struct {
 		Issuer        string `json:"issuer"`

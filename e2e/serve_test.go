@@ -65,7 +65,7 @@ func svStart(t *testing.T, e *ipEnv, args ...string) *svServe {
 	}()
 	select {
 	case s.URL = <-found:
-	case <-time.After(30 * time.Second):
+	case <-time.After(issuerStartWait):
 		stopProcess(cmd, s.exited)
 		t.Fatalf("mcpwrap serve did not start:\n%s", s.stderr.String())
 	}
