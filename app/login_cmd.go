@@ -27,6 +27,7 @@ import (
 	"github.com/mcpwrap/mcpwrap/config"
 	"github.com/mcpwrap/mcpwrap/secret"
 	"github.com/mcpwrap/mcpwrap/secretstore"
+	"github.com/mcpwrap/mcpwrap/store"
 )
 
 // loginTimeout bounds how long login waits for the browser to come back.
@@ -89,20 +90,30 @@ func (e *env) signInServer(c *cli.Context, name string) (*config.Server, error) 
 	return srv, nil
 }
 
-func (e *env) login(c *cli.Context, name string) error {
+// signInStores is what login and logout start from: the server that signs
+// in, the store and the secret store.
+func (e *env) signInStores(c *cli.Context, name string) (*config.Server, *store.Store, *secretstore.Store, error) {
 	srv, err := e.signInServer(c, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := e.openStore(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ss, err := e.secretStore(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return srv, st, ss, nil
+}
+
+func (e *env) login(c *cli.Context, name string) error {
+	srv, st, ss, err := e.signInStores(c, name)
 	if err != nil {
 		return err
 	}
 	ctx := c.Context
-	st, err := e.openStore(c)
-	if err != nil {
-		return err
-	}
-	ss, err := e.secretStore(c)
-	if err != nil {
-		return err
-	}
 	settings, err := resolvedSettings(ctx, srv)
 	if err != nil {
 		return err
@@ -240,19 +251,11 @@ func (e *env) finishLogin(ctx context.Context, ss *secretstore.Store, name strin
 }
 
 func (e *env) logout(c *cli.Context, name string) error {
-	srv, err := e.signInServer(c, name)
+	srv, st, ss, err := e.signInStores(c, name)
 	if err != nil {
 		return err
 	}
 	ctx := c.Context
-	st, err := e.openStore(c)
-	if err != nil {
-		return err
-	}
-	ss, err := e.secretStore(c)
-	if err != nil {
-		return err
-	}
 	g, err := loadGrant(ctx, ss, name)
 	if err != nil {
 		return err
